@@ -1,0 +1,242 @@
+//! The message enums, named by direction: `ClientMessage` (browser to server) and `ServerMessage`
+//! (server to browser). JSON, internally tagged by `"type"` in snake_case.
+//!
+//! Compatibility rule: only ever add variants and optional fields. Receivers ignore message types
+//! they do not know.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::room::RoomName;
+
+/// A message a browser sends to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientMessage {
+    /// Take a seat in `room`.
+    Join { room: RoomName },
+    /// An SDP offer, relayed to the other peer of the sender's room.
+    Invite { sdp: String },
+    /// An SDP answer, relayed to the other peer of the sender's room.
+    Ok { sdp: String },
+    /// A trickled ICE candidate (`null` marks the end of candidates), relayed like SDP.
+    IceCandidate { candidate: Option<IceCandidate> },
+    /// Leave the room; the other peer is told.
+    Bye { room: RoomName },
+}
+
+/// A message the server sends to a browser.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// Sent once, right after the socket opens: the ICE servers the page should use.
+    /// An extension of the lab's message set; older clients ignore it.
+    Config { ice_servers: Vec<IceServer> },
+    /// You are the first in `room`: you are the Caller, wait for `new_peer`.
+    Created { room: RoomName },
+    /// You are the second in `room`: you are the Callee, wait for `invite`.
+    Joined { room: RoomName },
+    /// `room` already has two people; you were not admitted.
+    Full { room: RoomName },
+    /// Someone joined your room: as the Caller, send the offer now.
+    NewPeer { room: RoomName },
+    /// The other peer's SDP offer, unchanged.
+    Invite { sdp: String },
+    /// The other peer's SDP answer, unchanged.
+    Ok { sdp: String },
+    /// The other peer's ICE candidate, unchanged.
+    IceCandidate { candidate: Option<IceCandidate> },
+    /// The other peer left `room` (hung up, closed the tab or lost its connection).
+    Bye { room: RoomName },
+    /// Your last message was refused; nothing else happened.
+    Error { code: ErrorCode, message: String },
+}
+
+/// An ICE candidate as `RTCIceCandidate.toJSON()` gives it. The server relays it without looking
+/// inside `candidate`, which carries an IP address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IceCandidate {
+    /// The `candidate:` attribute line.
+    pub candidate: String,
+    /// The media stream identification tag, if any.
+    #[serde(default)]
+    pub sdp_mid: Option<String>,
+    /// The index of the m-line, if any.
+    #[serde(default, rename = "sdpMLineIndex")]
+    pub sdp_m_line_index: Option<u16>,
+    /// The ICE username fragment, if any.
+    #[serde(default)]
+    pub username_fragment: Option<String>,
+}
+
+impl IceCandidate {
+    /// The size the server's limit applies to: the bytes of all string fields.
+    pub fn size_bytes(&self) -> usize {
+        self.candidate.len()
+            + self.sdp_mid.as_ref().map_or(0, String::len)
+            + self.username_fragment.as_ref().map_or(0, String::len)
+    }
+}
+
+/// One entry of `RTCConfiguration.iceServers`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:`, `turn:` or `turns:` URLs.
+    pub urls: Vec<String>,
+    /// The TURN username, if the server needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// The TURN password, if the server needs one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Why the server refused a message. Serialised as a snake_case string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The frame is not JSON.
+    InvalidJson,
+    /// The JSON has a `type` this server does not know.
+    UnknownType,
+    /// A field is missing, mistyped or unexpected.
+    InvalidMessage,
+    /// The room name breaks the naming rules.
+    InvalidRoom,
+    /// A binary frame; the protocol is text only.
+    BinaryFrame,
+    /// A relay message from a socket that has not joined a room.
+    NotInRoom,
+    /// A `join` from a socket that already has a seat.
+    AlreadyInRoom,
+    /// An SDP over the size limit; not relayed.
+    SdpTooLarge,
+    /// A candidate over the size limit; not relayed.
+    CandidateTooLarge,
+    /// Too many messages too fast.
+    RateLimited,
+    /// The server is at a capacity limit.
+    ServerBusy,
+    /// A code from a newer server; clients keep working.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ErrorCode {
+    /// The wire name of the code, for logs and metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::InvalidJson => "invalid_json",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::InvalidMessage => "invalid_message",
+            ErrorCode::InvalidRoom => "invalid_room",
+            ErrorCode::BinaryFrame => "binary_frame",
+            ErrorCode::NotInRoom => "not_in_room",
+            ErrorCode::AlreadyInRoom => "already_in_room",
+            ErrorCode::SdpTooLarge => "sdp_too_large",
+            ErrorCode::CandidateTooLarge => "candidate_too_large",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::Unknown => "unknown",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl ClientMessage {
+    /// The wire name of the message type, safe to log (it carries no SDP or addresses).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Join { .. } => "join",
+            ClientMessage::Invite { .. } => "invite",
+            ClientMessage::Ok { .. } => "ok",
+            ClientMessage::IceCandidate { .. } => "ice_candidate",
+            ClientMessage::Bye { .. } => "bye",
+        }
+    }
+}
+
+impl ServerMessage {
+    /// Shorthand for an error reply.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> ServerMessage {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The wire name of the message type, safe to log.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ServerMessage::Config { .. } => "config",
+            ServerMessage::Created { .. } => "created",
+            ServerMessage::Joined { .. } => "joined",
+            ServerMessage::Full { .. } => "full",
+            ServerMessage::NewPeer { .. } => "new_peer",
+            ServerMessage::Invite { .. } => "invite",
+            ServerMessage::Ok { .. } => "ok",
+            ServerMessage::IceCandidate { .. } => "ice_candidate",
+            ServerMessage::Bye { .. } => "bye",
+            ServerMessage::Error { .. } => "error",
+        }
+    }
+
+    /// Encodes the message as one JSON text frame.
+    pub fn to_json(&self) -> String {
+        // unwrap: every field is a string, number, bool, Option or Vec of those, which
+        // serde_json always serialises.
+        serde_json::to_string(self).expect("server messages always serialise")
+    }
+
+    /// Decodes a server frame. `Ok(None)` means a well-formed message of a type this build
+    /// does not know, which a client must ignore.
+    pub fn from_json(text: &str) -> Result<Option<ServerMessage>, serde_json::Error> {
+        match serde_json::from_str::<ServerMessage>(text) {
+            Ok(message) => Ok(Some(message)),
+            Err(err) => {
+                let value: serde_json::Value = serde_json::from_str(text)?;
+                let known = value
+                    .get("type")
+                    .and_then(|t| t.as_str())
+                    .is_some_and(|t| SERVER_TYPES.contains(&t));
+                if known {
+                    Err(err)
+                } else {
+                    Ok(None)
+                }
+            }
+        }
+    }
+}
+
+impl ClientMessage {
+    /// Encodes the message as one JSON text frame.
+    pub fn to_json(&self) -> String {
+        // unwrap: as for ServerMessage, every field serialises.
+        serde_json::to_string(self).expect("client messages always serialise")
+    }
+}
+
+/// Every `type` a `ServerMessage` can carry.
+pub const SERVER_TYPES: &[&str] = &[
+    "config",
+    "created",
+    "joined",
+    "full",
+    "new_peer",
+    "invite",
+    "ok",
+    "ice_candidate",
+    "bye",
+    "error",
+];
+
+/// Every `type` a `ClientMessage` can carry.
+pub const CLIENT_TYPES: &[&str] = &["join", "invite", "ok", "ice_candidate", "bye"];
