@@ -40,9 +40,16 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
     let value: Value = serde_json::from_str(text)
         .map_err(|_| fail(ErrorCode::InvalidJson, "the frame is not valid JSON"))?;
     let Some(object) = value.as_object() else {
-        return Err(fail(ErrorCode::InvalidMessage, "a message must be a JSON object"));
+        return Err(fail(
+            ErrorCode::InvalidMessage,
+            "a message must be a JSON object",
+        ));
     };
-    let Some(kind) = object.get("type").and_then(Value::as_str).map(str::to_owned) else {
+    let Some(kind) = object
+        .get("type")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+    else {
         return Err(fail(
             ErrorCode::InvalidMessage,
             "a message needs a string field \"type\"",
@@ -51,11 +58,12 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
     if !CLIENT_TYPES.contains(&kind.as_str()) {
         // The type is echoed only if it is short and plain, so a hostile frame cannot fill logs
         // or the reply with junk.
-        let shown = if kind.len() <= 32 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            kind.as_str()
-        } else {
-            "(unprintable)"
-        };
+        let shown =
+            if kind.len() <= 32 && kind.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                kind.as_str()
+            } else {
+                "(unprintable)"
+            };
         return Err(fail(
             ErrorCode::UnknownType,
             format!("unknown message type {shown:?}"),
@@ -73,6 +81,9 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
     serde_json::from_value::<ClientMessage>(value).map_err(|err| {
         let mut detail = err.to_string();
         detail.truncate(detail.floor_char_boundary(160));
-        fail(ErrorCode::InvalidMessage, format!("invalid {kind} message: {detail}"))
+        fail(
+            ErrorCode::InvalidMessage,
+            format!("invalid {kind} message: {detail}"),
+        )
     })
 }

@@ -29,7 +29,10 @@ impl fmt::Display for RoomNameError {
         match self {
             RoomNameError::Empty => write!(f, "room name is empty"),
             RoomNameError::TooLong => {
-                write!(f, "room name is longer than {MAX_ROOM_NAME_CHARS} characters")
+                write!(
+                    f,
+                    "room name is longer than {MAX_ROOM_NAME_CHARS} characters"
+                )
             }
             RoomNameError::BadCharacter(c) => write!(
                 f,
@@ -145,7 +148,10 @@ mod tests {
 
     #[test]
     fn a_simple_name_is_accepted() {
-        assert_eq!(RoomName::try_from("team-standup_2.0").unwrap().as_str(), "team-standup_2.0");
+        assert_eq!(
+            RoomName::try_from("team-standup_2.0").unwrap().as_str(),
+            "team-standup_2.0"
+        );
     }
 
     #[test]
@@ -160,22 +166,34 @@ mod tests {
 
     #[test]
     fn a_name_of_65_characters_is_rejected() {
-        assert_eq!(RoomName::try_from("a".repeat(65)), Err(RoomNameError::TooLong));
+        assert_eq!(
+            RoomName::try_from("a".repeat(65)),
+            Err(RoomNameError::TooLong)
+        );
     }
 
     #[test]
     fn a_space_is_rejected() {
-        assert_eq!(RoomName::try_from("a b"), Err(RoomNameError::BadCharacter(' ')));
+        assert_eq!(
+            RoomName::try_from("a b"),
+            Err(RoomNameError::BadCharacter(' '))
+        );
     }
 
     #[test]
     fn a_slash_is_rejected() {
-        assert_eq!(RoomName::try_from("a/b"), Err(RoomNameError::BadCharacter('/')));
+        assert_eq!(
+            RoomName::try_from("a/b"),
+            Err(RoomNameError::BadCharacter('/'))
+        );
     }
 
     #[test]
     fn non_ascii_letters_are_rejected() {
-        assert_eq!(RoomName::try_from("café"), Err(RoomNameError::BadCharacter('é')));
+        assert_eq!(
+            RoomName::try_from("café"),
+            Err(RoomNameError::BadCharacter('é'))
+        );
     }
 
     #[test]

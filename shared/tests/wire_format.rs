@@ -31,18 +31,36 @@ fn candidate_json() -> Value {
 
 fn client_cases() -> Vec<(ClientMessage, Value)> {
     vec![
-        (ClientMessage::Join { room: room("r1") }, json!({"type":"join","room":"r1"})),
-        (ClientMessage::Invite { sdp: "v=0 offer".into() }, json!({"type":"invite","sdp":"v=0 offer"})),
-        (ClientMessage::Ok { sdp: "v=0 answer".into() }, json!({"type":"ok","sdp":"v=0 answer"})),
         (
-            ClientMessage::IceCandidate { candidate: Some(candidate()) },
+            ClientMessage::Join { room: room("r1") },
+            json!({"type":"join","room":"r1"}),
+        ),
+        (
+            ClientMessage::Invite {
+                sdp: "v=0 offer".into(),
+            },
+            json!({"type":"invite","sdp":"v=0 offer"}),
+        ),
+        (
+            ClientMessage::Ok {
+                sdp: "v=0 answer".into(),
+            },
+            json!({"type":"ok","sdp":"v=0 answer"}),
+        ),
+        (
+            ClientMessage::IceCandidate {
+                candidate: Some(candidate()),
+            },
             json!({"type":"ice_candidate","candidate": candidate_json()}),
         ),
         (
             ClientMessage::IceCandidate { candidate: None },
             json!({"type":"ice_candidate","candidate": null}),
         ),
-        (ClientMessage::Bye { room: room("r1") }, json!({"type":"bye","room":"r1"})),
+        (
+            ClientMessage::Bye { room: room("r1") },
+            json!({"type":"bye","room":"r1"}),
+        ),
     ]
 }
 
@@ -51,7 +69,11 @@ fn server_cases() -> Vec<(ServerMessage, Value)> {
         (
             ServerMessage::Config {
                 ice_servers: vec![
-                    IceServer { urls: vec!["stun:stun.example.org:3478".into()], username: None, credential: None },
+                    IceServer {
+                        urls: vec!["stun:stun.example.org:3478".into()],
+                        username: None,
+                        credential: None,
+                    },
                     IceServer {
                         urls: vec!["turn:turn.example.org:3478?transport=udp".into()],
                         username: Some("1700000000:abc".into()),
@@ -64,21 +86,48 @@ fn server_cases() -> Vec<(ServerMessage, Value)> {
                 {"urls":["turn:turn.example.org:3478?transport=udp"],"username":"1700000000:abc","credential":"c2VjcmV0"}
             ]}),
         ),
-        (ServerMessage::Created { room: room("r1") }, json!({"type":"created","room":"r1"})),
-        (ServerMessage::Joined { room: room("r1") }, json!({"type":"joined","room":"r1"})),
-        (ServerMessage::Full { room: room("r1") }, json!({"type":"full","room":"r1"})),
-        (ServerMessage::NewPeer { room: room("r1") }, json!({"type":"new_peer","room":"r1"})),
-        (ServerMessage::Invite { sdp: "v=0 offer".into() }, json!({"type":"invite","sdp":"v=0 offer"})),
-        (ServerMessage::Ok { sdp: "v=0 answer".into() }, json!({"type":"ok","sdp":"v=0 answer"})),
         (
-            ServerMessage::IceCandidate { candidate: Some(candidate()) },
+            ServerMessage::Created { room: room("r1") },
+            json!({"type":"created","room":"r1"}),
+        ),
+        (
+            ServerMessage::Joined { room: room("r1") },
+            json!({"type":"joined","room":"r1"}),
+        ),
+        (
+            ServerMessage::Full { room: room("r1") },
+            json!({"type":"full","room":"r1"}),
+        ),
+        (
+            ServerMessage::NewPeer { room: room("r1") },
+            json!({"type":"new_peer","room":"r1"}),
+        ),
+        (
+            ServerMessage::Invite {
+                sdp: "v=0 offer".into(),
+            },
+            json!({"type":"invite","sdp":"v=0 offer"}),
+        ),
+        (
+            ServerMessage::Ok {
+                sdp: "v=0 answer".into(),
+            },
+            json!({"type":"ok","sdp":"v=0 answer"}),
+        ),
+        (
+            ServerMessage::IceCandidate {
+                candidate: Some(candidate()),
+            },
             json!({"type":"ice_candidate","candidate": candidate_json()}),
         ),
         (
             ServerMessage::IceCandidate { candidate: None },
             json!({"type":"ice_candidate","candidate": null}),
         ),
-        (ServerMessage::Bye { room: room("r1") }, json!({"type":"bye","room":"r1"})),
+        (
+            ServerMessage::Bye { room: room("r1") },
+            json!({"type":"bye","room":"r1"}),
+        ),
         (
             ServerMessage::error(ErrorCode::NotInRoom, "join a room first"),
             json!({"type":"error","code":"not_in_room","message":"join a room first"}),
@@ -112,7 +161,10 @@ fn every_server_message_has_its_golden_json() {
 #[test]
 fn every_server_message_round_trips() {
     for (message, golden) in server_cases() {
-        assert_eq!(ServerMessage::from_json(&golden.to_string()).unwrap(), Some(message));
+        assert_eq!(
+            ServerMessage::from_json(&golden.to_string()).unwrap(),
+            Some(message)
+        );
     }
 }
 
@@ -138,13 +190,19 @@ fn every_error_code_has_its_wire_name() {
 
 #[test]
 fn a_client_ignores_a_server_message_type_it_does_not_know() {
-    assert_eq!(ServerMessage::from_json(r#"{"type":"from_the_future","x":1}"#).unwrap(), None);
+    assert_eq!(
+        ServerMessage::from_json(r#"{"type":"from_the_future","x":1}"#).unwrap(),
+        None
+    );
 }
 
 #[test]
 fn a_client_reads_an_error_code_it_does_not_know_as_unknown() {
     let message = ServerMessage::from_json(r#"{"type":"error","code":"new_code","message":"m"}"#);
-    assert_eq!(message.unwrap(), Some(ServerMessage::error(ErrorCode::Unknown, "m")));
+    assert_eq!(
+        message.unwrap(),
+        Some(ServerMessage::error(ErrorCode::Unknown, "m"))
+    );
 }
 
 #[test]
@@ -159,7 +217,12 @@ fn a_candidate_from_tojson_with_nulls_decodes() {
     assert_eq!(
         decoded,
         ClientMessage::IceCandidate {
-            candidate: Some(IceCandidate { candidate: "c".into(), sdp_mid: None, sdp_m_line_index: None, username_fragment: None })
+            candidate: Some(IceCandidate {
+                candidate: "c".into(),
+                sdp_mid: None,
+                sdp_m_line_index: None,
+                username_fragment: None
+            })
         }
     );
 }
@@ -200,13 +263,22 @@ fn a_join_without_a_room_is_an_invalid_message() {
 
 #[test]
 fn a_join_with_a_numeric_room_is_an_invalid_message() {
-    assert_eq!(code_of(r#"{"type":"join","room":5}"#), ErrorCode::InvalidMessage);
+    assert_eq!(
+        code_of(r#"{"type":"join","room":5}"#),
+        ErrorCode::InvalidMessage
+    );
 }
 
 #[test]
 fn a_join_with_a_bad_room_name_is_invalid_room() {
-    assert_eq!(code_of(r#"{"type":"join","room":"no spaces"}"#), ErrorCode::InvalidRoom);
-    assert_eq!(code_of(r#"{"type":"join","room":""}"#), ErrorCode::InvalidRoom);
+    assert_eq!(
+        code_of(r#"{"type":"join","room":"no spaces"}"#),
+        ErrorCode::InvalidRoom
+    );
+    assert_eq!(
+        code_of(r#"{"type":"join","room":""}"#),
+        ErrorCode::InvalidRoom
+    );
 }
 
 #[test]
@@ -216,12 +288,18 @@ fn an_invite_without_sdp_is_an_invalid_message() {
 
 #[test]
 fn a_candidate_that_is_a_string_is_an_invalid_message() {
-    assert_eq!(code_of(r#"{"type":"ice_candidate","candidate":"candidate:1"}"#), ErrorCode::InvalidMessage);
+    assert_eq!(
+        code_of(r#"{"type":"ice_candidate","candidate":"candidate:1"}"#),
+        ErrorCode::InvalidMessage
+    );
 }
 
 #[test]
 fn an_unexpected_field_is_an_invalid_message() {
-    assert_eq!(code_of(r#"{"type":"ok","sdp":"s","extra":1}"#), ErrorCode::InvalidMessage);
+    assert_eq!(
+        code_of(r#"{"type":"ok","sdp":"s","extra":1}"#),
+        ErrorCode::InvalidMessage
+    );
 }
 
 #[test]

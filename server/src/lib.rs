@@ -1,0 +1,11 @@
+//! visavis server: serves the app, introduces two peers over `/ws`, and hands out ICE settings.
+//! Media and chat never pass through it.
+
+pub mod config;
+pub mod hub;
+pub mod rooms;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+pub mod tls;
+pub mod ws;
