@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs everything visavis needs to build and test, skipping what is already there:
+# the wasm target, trunk, the wasm-bindgen CLI matching Cargo.lock, and Debian's browsers.
+# Sourced by start.sh and test.sh; safe to run again.
+set -euo pipefail
+
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+export PATH="$HOME/.cargo/bin:$PATH"
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+    say "adding the wasm32-unknown-unknown target"
+    rustup target add wasm32-unknown-unknown
+fi
+
+# trunk 0.22 needs a newer rustc than ours; 0.21 is pinned.
+if ! trunk --version 2>/dev/null | grep -q '^trunk 0\.21\.'; then
+    say "installing trunk 0.21"
+    cargo install trunk --version '~0.21' --locked || cargo install trunk --version '~0.21'
+fi
+
+# The CLI must be exactly the wasm-bindgen version the client links, or the build breaks.
+wbg_version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)"
+if ! wasm-bindgen --version 2>/dev/null | grep -q " ${wbg_version}\$"; then
+    say "installing wasm-bindgen-cli ${wbg_version}"
+    cargo install wasm-bindgen-cli --version "=${wbg_version}" --locked \
+        || cargo install wasm-bindgen-cli --version "=${wbg_version}"
+fi
+
+if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
+    missing=()
+    command -v chromium >/dev/null || missing+=(chromium)
+    command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing ${missing[*]} from apt"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+fi
