@@ -1,9 +1,10 @@
 //! The server's configuration: command-line flags, each also readable from an environment variable.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 
-use clap::Parser;
+use clap::{ArgAction, Parser};
 
 /// How visavis is configured. Every flag has a `VISAVIS_*` environment variable.
 #[derive(Debug, Clone, Parser)]
@@ -47,6 +48,68 @@ pub struct Config {
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "VISAVIS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
+
+    /// Whether client IPs may appear in logs at all. Even when true they are logged at debug
+    /// level only, never at the default info level.
+    #[arg(long, env = "VISAVIS_LOG_IPS", default_value_t = true, action = ArgAction::Set)]
+    pub log_ips: bool,
+
+    /// An extra Origin allowed to open `/ws` (e.g. `https://app.example.org`). Repeatable. The
+    /// page's own origin is always allowed; requests without an Origin header are allowed.
+    #[arg(
+        long = "allowed-origin",
+        env = "VISAVIS_ALLOWED_ORIGINS",
+        value_delimiter = ','
+    )]
+    pub allowed_origins: Vec<String>,
+
+    /// The most WebSocket connections open at once; more are refused with `server_busy`.
+    #[arg(long, env = "VISAVIS_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+
+    /// The most rooms open at once; joining a new room beyond it gets `server_busy`.
+    #[arg(long, env = "VISAVIS_MAX_ROOMS", default_value_t = 5_000)]
+    pub max_rooms: usize,
+
+    /// Signaling messages one connection may send per second, on average.
+    #[arg(long, env = "VISAVIS_MESSAGES_PER_SECOND", default_value = "20")]
+    pub messages_per_second: NonZeroU32,
+
+    /// Signaling messages one connection may send in a burst (call setup and ICE restarts send
+    /// a few dozen candidates at once).
+    #[arg(long, env = "VISAVIS_MESSAGE_BURST", default_value = "200")]
+    pub message_burst: NonZeroU32,
+
+    /// New WebSocket connections one IP may open per minute.
+    #[arg(long, env = "VISAVIS_IP_CONNECTIONS_PER_MINUTE", default_value = "60")]
+    pub ip_connections_per_minute: NonZeroU32,
+
+    /// Joins one IP may make per minute.
+    #[arg(long, env = "VISAVIS_IP_JOINS_PER_MINUTE", default_value = "60")]
+    pub ip_joins_per_minute: NonZeroU32,
+
+    /// Exempt loopback clients from the per-IP limits (for tests and benchmarks; do not use it
+    /// behind a reverse proxy on the same host unless that proxy is a --trusted-proxy).
+    #[arg(long, env = "VISAVIS_RATE_LIMIT_EXEMPT_LOOPBACK")]
+    pub rate_limit_exempt_loopback: bool,
+
+    /// A reverse proxy whose `X-Forwarded-For` header is believed. Repeatable. Without it, the
+    /// client IP is the TCP peer's.
+    #[arg(
+        long = "trusted-proxy",
+        env = "VISAVIS_TRUSTED_PROXIES",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Vec<IpAddr>,
+
+    /// Serve `/metrics` on this separate address (e.g. `127.0.0.1:9090`) instead of the main one.
+    #[arg(long, env = "VISAVIS_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
+    /// Serve `/metrics` on the main address to requests carrying `Authorization: Bearer TOKEN`.
+    /// Without this or --metrics-listen, `/metrics` is not served at all.
+    #[arg(long, env = "VISAVIS_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
 }
 
 impl Config {

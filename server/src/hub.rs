@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio::sync::mpsc;
 use visavis_shared::{ClientMessage, ServerMessage};
 
+use crate::metrics::Metrics;
 use crate::rooms::{ConnId, Input, Outgoing, Rooms};
 
 /// How many messages may wait for one socket before it counts as a slow consumer. Signaling is
@@ -51,9 +52,9 @@ pub struct Connection {
 
 impl HubHandle {
     /// Starts the hub task on the current Tokio runtime.
-    pub fn spawn() -> HubHandle {
+    pub fn spawn(rooms: Rooms, metrics: Arc<Metrics>) -> HubHandle {
         let (commands, receiver) = mpsc::channel(COMMAND_QUEUE_CAPACITY);
-        tokio::spawn(run_hub(receiver));
+        tokio::spawn(run_hub(receiver, rooms, metrics));
         HubHandle {
             commands,
             next_conn: Arc::new(AtomicU64::new(1)),
@@ -84,6 +85,11 @@ impl HubHandle {
         self.send_input(conn, Input::Disconnected).await;
     }
 
+    /// Whether the hub task is still running.
+    pub fn is_alive(&self) -> bool {
+        !self.commands.is_closed()
+    }
+
     async fn send_input(&self, conn: ConnId, input: Input) {
         // An error means the hub is gone, which only happens at shutdown; nothing left to tell.
         let _ = self.commands.send(Command::Input { conn, input }).await;
@@ -94,12 +100,14 @@ impl HubHandle {
 struct Hub {
     rooms: Rooms,
     outbound: HashMap<ConnId, mpsc::Sender<ServerMessage>>,
+    metrics: Arc<Metrics>,
 }
 
-async fn run_hub(mut commands: mpsc::Receiver<Command>) {
+async fn run_hub(mut commands: mpsc::Receiver<Command>, rooms: Rooms, metrics: Arc<Metrics>) {
     let mut hub = Hub {
-        rooms: Rooms::new(),
+        rooms,
         outbound: HashMap::new(),
+        metrics,
     };
     while let Some(command) = commands.recv().await {
         match command {
@@ -108,20 +116,47 @@ async fn run_hub(mut commands: mpsc::Receiver<Command>) {
             }
             Command::Input { conn, input } => {
                 let disconnected = input == Input::Disconnected;
+                let is_join = matches!(input, Input::Message(ClientMessage::Join { .. }));
                 if let Input::Message(message) = &input {
                     tracing::debug!(%conn, kind = message.kind(), "message");
                 }
                 let out = hub.rooms.handle(conn, input);
+                hub.count(conn, is_join, &out);
                 hub.deliver(out);
                 if disconnected {
                     hub.outbound.remove(&conn);
                 }
+                hub.metrics.rooms.set(hub.rooms.room_count() as i64);
             }
         }
     }
 }
 
 impl Hub {
+    /// Updates the join and relay counters from what the room logic decided.
+    fn count(&self, sender: ConnId, is_join: bool, out: &[Outgoing]) {
+        for (to, message) in out {
+            let kind = message.kind();
+            if is_join && *to == sender {
+                let result = match message {
+                    ServerMessage::Created { room } | ServerMessage::Joined { room } => {
+                        tracing::info!(conn = %sender, %room, result = kind, "join");
+                        kind
+                    }
+                    ServerMessage::Full { room } => {
+                        tracing::info!(conn = %sender, %room, result = kind, "join");
+                        kind
+                    }
+                    _ => "rejected",
+                };
+                self.metrics.joins.with_label_values(&[result]).inc();
+            }
+            if *to != sender && matches!(kind, "invite" | "ok" | "ice_candidate") {
+                self.metrics.relayed.with_label_values(&[kind]).inc();
+            }
+        }
+    }
+
     /// Delivers messages without waiting. A full queue drops that connection, which in turn
     /// may produce `bye` messages to deliver; the loop handles that cascade.
     fn deliver(&mut self, out: Vec<Outgoing>) {
@@ -135,6 +170,10 @@ impl Hub {
                 Ok(()) => {}
                 Err(mpsc::error::TrySendError::Full(_)) => {
                     tracing::info!(%conn, reason = "slow_consumer", "dropping connection");
+                    self.metrics
+                        .disconnects
+                        .with_label_values(&["slow_consumer"])
+                        .inc();
                     // Removing the sender closes the socket task's queue, which closes the socket.
                     self.outbound.remove(&conn);
                     pending.extend(self.rooms.handle(conn, Input::Disconnected));

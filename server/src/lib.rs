@@ -3,8 +3,11 @@
 
 pub mod config;
 pub mod hub;
+pub mod limits;
+pub mod metrics;
 pub mod rooms;
 pub mod routes;
+pub mod security;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;

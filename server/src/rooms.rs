@@ -36,18 +36,35 @@ pub type Outgoing = (ConnId, ServerMessage);
 const SEATS_PER_ROOM: usize = 2;
 
 /// All rooms and who sits in them.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Rooms {
+    /// The most rooms open at once; a join that would open one more gets `server_busy`.
+    max_rooms: usize,
     /// The people in each room, in order of arrival: the first is the Caller.
     rooms: HashMap<RoomName, Vec<ConnId>>,
     /// The room each seated connection is in; a connection is in at most one room.
     seat_of: HashMap<ConnId, RoomName>,
 }
 
+impl Default for Rooms {
+    fn default() -> Self {
+        Rooms::new()
+    }
+}
+
 impl Rooms {
-    /// An empty set of rooms.
+    /// An empty set of rooms with no practical limit on their number.
     pub fn new() -> Rooms {
-        Rooms::default()
+        Rooms::with_room_limit(usize::MAX)
+    }
+
+    /// An empty set of rooms holding at most `max_rooms` at once.
+    pub fn with_room_limit(max_rooms: usize) -> Rooms {
+        Rooms {
+            max_rooms,
+            rooms: HashMap::new(),
+            seat_of: HashMap::new(),
+        }
     }
 
     /// The number of rooms with at least one person.
@@ -104,6 +121,8 @@ impl Rooms {
             }
             // The room named in `bye` is informational: a socket can only leave the room it is in.
             Input::Message(ClientMessage::Bye { .. }) | Input::Disconnected => self.leave(conn),
+            // Reports concern metrics, not rooms; the socket task consumes them.
+            Input::Message(ClientMessage::Report { .. }) => Vec::new(),
         }
     }
 
@@ -111,6 +130,13 @@ impl Rooms {
         if let Some(current) = self.seat_of.get(&conn) {
             let message = format!("you are already in room {current}; send bye first");
             return refuse(conn, ErrorCode::AlreadyInRoom, message);
+        }
+        if !self.rooms.contains_key(&room) && self.rooms.len() >= self.max_rooms {
+            return refuse(
+                conn,
+                ErrorCode::ServerBusy,
+                "the server has too many rooms open; try again later",
+            );
         }
         let peers = self.rooms.entry(room.clone()).or_default();
         match peers.len() {
@@ -455,6 +481,20 @@ mod tests {
         );
         assert_eq!(error_code(&out), Some(ErrorCode::CandidateTooLarge));
         assert_eq!(out[0].0, A);
+    }
+
+    #[test]
+    fn a_new_room_beyond_the_cap_is_server_busy_but_existing_rooms_still_fill() {
+        let mut rooms = Rooms::with_room_limit(1);
+        join(&mut rooms, A, "r");
+        assert_eq!(
+            error_code(&join(&mut rooms, C, "other")),
+            Some(ErrorCode::ServerBusy)
+        );
+        assert!(matches!(
+            join(&mut rooms, B, "r")[0].1,
+            ServerMessage::Joined { .. }
+        ));
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! HTTP routes: signaling at `/ws`, health, and the Trunk build with an SPA fallback.
 
+use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -9,7 +11,12 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
 use visavis_shared::ServerMessage;
 
+use visavis_shared::ErrorCode;
+
 use crate::hub::HubHandle;
+use crate::limits::{client_ip, ConnectionSlots, IpLimits, MessageLimiter};
+use crate::metrics::Metrics;
+use crate::security::origin_allowed;
 use crate::ws::{run_socket, SocketContext};
 
 /// State shared by all workers.
@@ -20,12 +27,32 @@ pub struct AppState {
     pub welcome: Arc<ServerMessage>,
     /// The Trunk build directory.
     pub static_dir: PathBuf,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
+    /// Per-IP budgets.
+    pub ip_limits: Arc<IpLimits>,
+    /// The global connection cap.
+    pub slots: ConnectionSlots,
+    /// Origins besides the page's own that may open `/ws`.
+    pub allowed_origins: Vec<String>,
+    /// Proxies whose `X-Forwarded-For` is believed.
+    pub trusted_proxies: Vec<IpAddr>,
+    /// The per-connection message budget.
+    pub messages_per_second: NonZeroU32,
+    /// The per-connection burst.
+    pub message_burst: NonZeroU32,
+    /// Whether client IPs may be logged (at debug level).
+    pub log_ips: bool,
+    /// The bearer token that unlocks `/metrics` on the main listener, if any.
+    pub metrics_token: Option<String>,
 }
 
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
     let index = static_dir.join("index.html");
     cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics_with_token))
         .route("/ws", web::get().to(websocket))
         .route("/r/{room}", web::get().to(app_page))
         .service(
@@ -45,15 +72,121 @@ async fn healthz() -> HttpResponse {
         .body("ok\n")
 }
 
+/// Ready when the room hub runs and there is an app to serve.
+async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let hub = state.hub.is_alive();
+    let app = state.static_dir.join("index.html").is_file();
+    let body = format!("{{\"hub\":{hub},\"static_files\":{app}}}\n");
+    let mut response = if hub && app {
+        HttpResponse::Ok()
+    } else {
+        HttpResponse::ServiceUnavailable()
+    };
+    response
+        .content_type("application/json")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(body)
+}
+
+/// `/metrics` on the main listener: only with the configured bearer token.
+async fn metrics_with_token(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    let Some(token) = &state.metrics_token else {
+        return HttpResponse::NotFound()
+            .content_type("text/plain; charset=utf-8")
+            .body("not found\n");
+    };
+    let presented = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if !presented.is_some_and(|p| constant_time_eq(p.as_bytes(), token.as_bytes())) {
+        return HttpResponse::Unauthorized()
+            .insert_header((header::WWW_AUTHENTICATE, "Bearer"))
+            .content_type("text/plain; charset=utf-8")
+            .body("metrics need a bearer token\n");
+    }
+    metrics_response(&state.metrics)
+}
+
+/// The Prometheus text exposition of `metrics`.
+pub fn metrics_response(metrics: &Metrics) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .body(metrics.render())
+}
+
+/// Compares secrets without an early exit, so timing does not reveal how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 async fn websocket(
     req: HttpRequest,
     body: web::Payload,
     state: web::Data<AppState>,
 ) -> actix_web::Result<HttpResponse> {
-    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let headers = req.headers();
+    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    if !origin_allowed(origin, host, &state.allowed_origins) {
+        state
+            .metrics
+            .rejected
+            .with_label_values(&["foreign_origin"])
+            .inc();
+        tracing::info!(reason = "foreign_origin", "refused a WebSocket upgrade");
+        return Ok(HttpResponse::Forbidden()
+            .content_type("text/plain; charset=utf-8")
+            .body("origin not allowed\n"));
+    }
+    let forwarded_for = headers.get("x-forwarded-for").and_then(|v| v.to_str().ok());
+    let ip = client_ip(req.peer_addr(), forwarded_for, &state.trusted_proxies);
+    if !state.ip_limits.allow_connection(ip) {
+        state
+            .metrics
+            .rejected
+            .with_label_values(&["ip_connection_limit"])
+            .inc();
+        tracing::info!(
+            reason = "ip_connection_limit",
+            "refused a WebSocket upgrade"
+        );
+        return Ok(HttpResponse::TooManyRequests()
+            .insert_header((header::RETRY_AFTER, "60"))
+            .content_type("text/plain; charset=utf-8")
+            .body("too many connections from your address\n"));
+    }
+    let (response, mut session, stream) = actix_ws::handle(&req, body)?;
+    let Some(slot) = state.slots.try_take() else {
+        // At the cap the socket is still accepted, so the browser gets a clear reason instead of
+        // a bare failed handshake, and is then closed.
+        state
+            .metrics
+            .rejected
+            .with_label_values(&[ErrorCode::ServerBusy.as_str()])
+            .inc();
+        tracing::info!(reason = "max_connections", "refused a connection");
+        actix_web::rt::spawn(async move {
+            let busy = ServerMessage::error(
+                ErrorCode::ServerBusy,
+                "the server is at its connection limit; try again later",
+            );
+            let _ = session.text(busy.to_json()).await;
+            let _ = session.close(None).await;
+        });
+        return Ok(response);
+    };
     let context = SocketContext {
         hub: state.hub.clone(),
         welcome: state.welcome.clone(),
+        metrics: state.metrics.clone(),
+        ip_limits: state.ip_limits.clone(),
+        client_ip: ip,
+        log_ips: state.log_ips,
+        limiter: MessageLimiter::new(state.messages_per_second, state.message_burst),
+        slot,
     };
     // The message stream is tied to this worker's thread, so the task is spawned locally.
     actix_web::rt::spawn(run_socket(session, stream, context));

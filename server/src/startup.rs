@@ -2,62 +2,92 @@
 
 use std::net::TcpListener;
 use std::sync::Arc;
+use std::time::Duration;
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Compress;
-use actix_web::{web, App, HttpServer};
+use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
 use visavis_shared::{IceServer, ServerMessage};
 
 use crate::config::Config;
 use crate::hub::HubHandle;
-use crate::routes::{self, cache_control_for, AppState};
+use crate::limits::{ConnectionSlots, IpLimits};
+use crate::metrics::Metrics;
+use crate::rooms::Rooms;
+use crate::routes::{self, cache_control_for, metrics_response, AppState};
+use crate::security::SecurityHeaders;
 use crate::tls;
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
 
+/// How often idle per-IP entries are forgotten.
+const IP_TABLE_SWEEP_INTERVAL: Duration = Duration::from_secs(60);
+
 /// A bound, ready-to-run server.
 pub struct Application {
     port: u16,
     server: Server,
+    metrics_server: Option<(u16, Server)>,
 }
 
 impl Application {
-    /// Binds the listener and prepares the server. Must run inside a Tokio runtime, which the
+    /// Binds the listeners and prepares the server. Must run inside a Tokio runtime, which the
     /// room hub is spawned on.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
-        let welcome = Arc::new(ServerMessage::Config {
-            ice_servers: ice_servers(&config),
-        });
-        let state = web::Data::new(AppState {
-            hub: HubHandle::spawn(),
-            welcome,
-            static_dir: config.static_dir.clone(),
-        });
-        if !config.static_dir.join("index.html").is_file() {
+        let metrics = Arc::new(Metrics::new());
+        let index_html = std::fs::read_to_string(config.static_dir.join("index.html")).unwrap_or_else(|_| {
             tracing::warn!(dir = %config.static_dir.display(), "no index.html in the static directory; run `trunk build --release`");
-        }
+            String::new()
+        });
+        let security = Arc::new(SecurityHeaders::new(&index_html, !config.no_tls));
+        let ip_limits = Arc::new(IpLimits::new(
+            config.ip_connections_per_minute,
+            config.ip_joins_per_minute,
+            config.rate_limit_exempt_loopback,
+        ));
+        spawn_ip_table_sweeper(ip_limits.clone());
+        let state = web::Data::new(AppState {
+            hub: HubHandle::spawn(Rooms::with_room_limit(config.max_rooms), metrics.clone()),
+            welcome: Arc::new(ServerMessage::Config {
+                ice_servers: ice_servers(&config),
+            }),
+            static_dir: config.static_dir.clone(),
+            metrics: metrics.clone(),
+            ip_limits,
+            slots: ConnectionSlots::new(config.max_connections),
+            allowed_origins: config.allowed_origins.clone(),
+            trusted_proxies: config.trusted_proxies.clone(),
+            messages_per_second: config.messages_per_second,
+            message_burst: config.message_burst,
+            log_ips: config.log_ips,
+            metrics_token: config.metrics_token.clone(),
+        });
 
         let static_dir = config.static_dir.clone();
         let http = HttpServer::new(move || {
             let static_dir = static_dir.clone();
+            let security = security.clone();
             App::new()
                 .app_data(state.clone())
                 .wrap(Compress::default())
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     let cache = cache_control_for(req.path());
-                    let response = actix_web::dev::Service::call(srv, req);
+                    let host = req.connection_info().host().to_owned();
+                    let security = security.clone();
+                    let response = srv.call(req);
                     async move {
                         let mut response = response.await?;
                         let headers = response.headers_mut();
                         if !headers.contains_key(header::CACHE_CONTROL) {
                             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
                         }
+                        security.apply(Some(&host), headers);
                         Ok(response)
                     }
                 })
@@ -72,15 +102,26 @@ impl Application {
             http.listen_rustls_0_23(listener, tls::server_config(&config)?)?
         };
         tracing::info!(address = %config.listen, port, scheme, "listening");
+
+        let metrics_server = match config.metrics_listen {
+            Some(address) => Some(metrics_server(address, metrics)?),
+            None => None,
+        };
         Ok(Application {
             port,
             server: http.run(),
+            metrics_server,
         })
     }
 
     /// The port actually bound (useful with port 0).
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate metrics listener, if one was configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
     /// A handle that can stop the server gracefully.
@@ -90,8 +131,53 @@ impl Application {
 
     /// Serves until the server is stopped (SIGTERM, Ctrl-C, or a handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        if let Some((_, metrics)) = self.metrics_server {
+            let metrics_handle = metrics.handle();
+            tokio::spawn(metrics);
+            let result = self.server.await;
+            metrics_handle.stop(true).await;
+            result
+        } else {
+            self.server.await
+        }
     }
+}
+
+/// A one-route server for `/metrics` on its own address, typically private.
+fn metrics_server(
+    address: std::net::SocketAddr,
+    metrics: Arc<Metrics>,
+) -> anyhow::Result<(u16, Server)> {
+    let listener = TcpListener::bind(address)
+        .with_context(|| format!("binding the metrics listener {address}"))?;
+    let port = listener.local_addr()?.port();
+    let metrics = web::Data::from(metrics);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(metrics.clone())
+            .route(
+                "/metrics",
+                web::get()
+                    .to(|metrics: web::Data<Metrics>| async move { metrics_response(&metrics) }),
+            )
+            .default_service(web::to(HttpResponse::NotFound))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run();
+    tracing::info!(%address, "metrics listening");
+    Ok((port, server))
+}
+
+fn spawn_ip_table_sweeper(ip_limits: Arc<IpLimits>) {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(IP_TABLE_SWEEP_INTERVAL);
+        loop {
+            tick.tick().await;
+            ip_limits.forget_idle();
+        }
+    });
 }
 
 /// The ICE server list handed to every browser.

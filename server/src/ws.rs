@@ -1,15 +1,20 @@
 //! One task per WebSocket: reads frames, writes the hub's messages, and keeps a heartbeat.
+//! It also applies the per-connection limits, since it is where frames arrive.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
 use futures_util::StreamExt;
-use tokio::time::{interval, MissedTickBehavior};
+use tokio::time::{interval, timeout, MissedTickBehavior};
 use visavis_shared::limits::MAX_FRAME_BYTES;
-use visavis_shared::{decode_client_message, ErrorCode, ServerMessage};
+use visavis_shared::{decode_client_message, ClientMessage, ErrorCode, ServerMessage};
 
 use crate::hub::HubHandle;
+use crate::limits::{IpLimits, MessageLimiter, Slot, Verdict};
+use crate::metrics::Metrics;
+use crate::rooms::ConnId;
 
 /// How often the server pings each browser.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
@@ -18,12 +23,19 @@ pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
 /// interval above, a silent loss is noticed within 10–13 s, inside the promised 15 s.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Why a socket task ended; logged, and later counted.
-#[derive(Debug, Clone, Copy)]
+/// How long one write to the socket may take. A client that does not read for this long is
+/// dropped rather than holding its task and buffers forever.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Why a socket task ended; logged and counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EndReason {
     Close,
     Heartbeat,
     ProtocolError,
+    RateLimit,
+    SlowConsumer,
+    /// The hub let go of this connection (it already counted why).
     Dropped,
 }
 
@@ -33,8 +45,24 @@ impl EndReason {
             EndReason::Close => "close",
             EndReason::Heartbeat => "heartbeat",
             EndReason::ProtocolError => "protocol_error",
-            EndReason::Dropped => "dropped_by_server",
+            EndReason::RateLimit => "rate_limit",
+            EndReason::SlowConsumer => "slow_consumer",
+            EndReason::Dropped => "dropped",
         }
+    }
+
+    fn close_reason(self) -> Option<CloseReason> {
+        let (code, description) = match self {
+            EndReason::Close => return None,
+            EndReason::ProtocolError => (CloseCode::Size, "frame too large or malformed"),
+            EndReason::Heartbeat => (CloseCode::Away, "heartbeat timeout"),
+            EndReason::RateLimit => (CloseCode::Policy, "too many messages"),
+            EndReason::SlowConsumer | EndReason::Dropped => (CloseCode::Policy, "not reading"),
+        };
+        Some(CloseReason {
+            code,
+            description: Some(description.into()),
+        })
     }
 }
 
@@ -44,19 +72,41 @@ pub struct SocketContext {
     pub hub: HubHandle,
     /// The `config` message sent to every new socket.
     pub welcome: Arc<ServerMessage>,
+    /// Counters and gauges.
+    pub metrics: Arc<Metrics>,
+    /// Per-IP budgets, for joins.
+    pub ip_limits: Arc<IpLimits>,
+    /// The client's address, for the per-IP limits. Logged at debug level only, if at all.
+    pub client_ip: Option<IpAddr>,
+    /// Whether the client's address may be logged (at debug level).
+    pub log_ips: bool,
+    /// This connection's message budget.
+    pub limiter: MessageLimiter,
+    /// This connection's place under the global cap, held until the task ends.
+    pub slot: Slot,
+}
+
+/// What the frame handler wants the loop to do next.
+enum Next {
+    Continue,
+    End(EndReason),
 }
 
 /// Runs one WebSocket until it ends, then tells the hub it is gone.
 pub async fn run_socket(
     mut session: Session,
     stream: actix_ws::MessageStream,
-    context: SocketContext,
+    mut context: SocketContext,
 ) {
     let Some(mut connection) = context.hub.connect().await else {
         let _ = session.close(None).await;
         return;
     };
     let conn = connection.id;
+    context.metrics.connections.inc();
+    if context.log_ips {
+        tracing::debug!(%conn, ip = ?context.client_ip, "socket opened");
+    }
     tracing::info!(%conn, "socket opened");
 
     let mut frames = stream
@@ -67,94 +117,150 @@ pub async fn run_socket(
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
 
-    let reason = if send(&mut session, &context.welcome).await.is_err() {
-        EndReason::Close
-    } else {
-        loop {
-            tokio::select! {
+    let welcome = context.welcome.clone();
+    let reason = match send(&mut session, &welcome).await {
+        Err(reason) => reason,
+        Ok(()) => loop {
+            let next = tokio::select! {
                 frame = frames.next() => {
                     last_heard = Instant::now();
                     match frame {
-                        Some(Ok(AggregatedMessage::Text(text))) => {
-                            let reply = match decode_client_message(&text) {
-                                Ok(message) => {
-                                    context.hub.message(conn, message).await;
-                                    None
-                                }
-                                Err(err) => {
-                                    tracing::info!(%conn, code = err.code.as_str(), "rejected input");
-                                    Some(ServerMessage::error(err.code, err.message))
-                                }
-                            };
-                            if let Some(reply) = reply {
-                                if send(&mut session, &reply).await.is_err() {
-                                    break EndReason::Close;
-                                }
-                            }
-                        }
-                        Some(Ok(AggregatedMessage::Binary(_))) => {
-                            tracing::info!(%conn, code = "binary_frame", "rejected input");
-                            let reply = ServerMessage::error(ErrorCode::BinaryFrame, "binary frames are not part of the protocol; send JSON text");
-                            if send(&mut session, &reply).await.is_err() {
-                                break EndReason::Close;
-                            }
-                        }
-                        Some(Ok(AggregatedMessage::Ping(bytes))) => {
-                            if session.pong(&bytes).await.is_err() {
-                                break EndReason::Close;
-                            }
-                        }
-                        Some(Ok(AggregatedMessage::Pong(_))) => {}
-                        Some(Ok(AggregatedMessage::Close(_))) | None => break EndReason::Close,
+                        Some(Ok(message)) => handle_frame(conn, message, &mut session, &mut context).await,
+                        None => Next::End(EndReason::Close),
                         // An oversized frame or broken framing: this socket only is closed.
                         Some(Err(err)) => {
                             tracing::info!(%conn, error = %err, "protocol error");
-                            break EndReason::ProtocolError;
+                            Next::End(EndReason::ProtocolError)
                         }
                     }
                 }
-                outbound = connection.outbound.recv() => {
-                    match outbound {
-                        Some(message) => {
-                            if send(&mut session, &message).await.is_err() {
-                                break EndReason::Close;
-                            }
-                        }
-                        None => break EndReason::Dropped,
-                    }
-                }
+                outbound = connection.outbound.recv() => match outbound {
+                    Some(message) => match send(&mut session, &message).await {
+                        Ok(()) => Next::Continue,
+                        Err(reason) => Next::End(reason),
+                    },
+                    None => Next::End(EndReason::Dropped),
+                },
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > CLIENT_TIMEOUT {
-                        break EndReason::Heartbeat;
-                    }
-                    if session.ping(b"").await.is_err() {
-                        break EndReason::Close;
+                        Next::End(EndReason::Heartbeat)
+                    } else if session.ping(b"").await.is_err() {
+                        Next::End(EndReason::Close)
+                    } else {
+                        Next::Continue
                     }
                 }
+            };
+            if let Next::End(reason) = next {
+                break reason;
             }
-        }
+        },
     };
 
     tracing::info!(%conn, reason = reason.as_str(), "socket closed");
+    if reason != EndReason::Dropped {
+        context
+            .metrics
+            .disconnects
+            .with_label_values(&[reason.as_str()])
+            .inc();
+    }
+    context.metrics.connections.dec();
     context.hub.disconnect(conn).await;
-    let close = match reason {
-        EndReason::ProtocolError => Some(CloseReason {
-            code: CloseCode::Size,
-            description: Some("frame too large or malformed".into()),
-        }),
-        EndReason::Heartbeat => Some(CloseReason {
-            code: CloseCode::Away,
-            description: Some("heartbeat timeout".into()),
-        }),
-        EndReason::Dropped => Some(CloseReason {
-            code: CloseCode::Policy,
-            description: Some("dropped by the server".into()),
-        }),
-        EndReason::Close => None,
-    };
-    let _ = session.close(close).await;
+    let _ = session.close(reason.close_reason()).await;
 }
 
-async fn send(session: &mut Session, message: &ServerMessage) -> Result<(), actix_ws::Closed> {
-    session.text(message.to_json()).await
+/// Handles one frame from the browser.
+async fn handle_frame(
+    conn: ConnId,
+    frame: AggregatedMessage,
+    session: &mut Session,
+    context: &mut SocketContext,
+) -> Next {
+    let text = match frame {
+        AggregatedMessage::Text(text) => Some(text),
+        AggregatedMessage::Binary(_) => None,
+        AggregatedMessage::Ping(bytes) => {
+            return match session.pong(&bytes).await {
+                Ok(()) => Next::Continue,
+                Err(_) => Next::End(EndReason::Close),
+            };
+        }
+        AggregatedMessage::Pong(_) => return Next::Continue,
+        AggregatedMessage::Close(_) => return Next::End(EndReason::Close),
+    };
+    let reply = match context.limiter.check() {
+        Verdict::Close => return Next::End(EndReason::RateLimit),
+        Verdict::Refuse => Some(ServerMessage::error(
+            ErrorCode::RateLimited,
+            "too many messages; slow down",
+        )),
+        Verdict::Allow => match text.as_deref().map(decode_client_message) {
+            None => Some(ServerMessage::error(
+                ErrorCode::BinaryFrame,
+                "binary frames are not part of the protocol; send JSON text",
+            )),
+            Some(Err(err)) => Some(ServerMessage::error(err.code, err.message)),
+            Some(Ok(message)) => dispatch(conn, message, context).await,
+        },
+    };
+    match reply {
+        Some(reply) => {
+            if let ServerMessage::Error { code, .. } = &reply {
+                tracing::info!(%conn, code = code.as_str(), "rejected input");
+                context
+                    .metrics
+                    .rejected
+                    .with_label_values(&[code.as_str()])
+                    .inc();
+            }
+            match send(session, &reply).await {
+                Ok(()) => Next::Continue,
+                Err(reason) => Next::End(reason),
+            }
+        }
+        None => Next::Continue,
+    }
+}
+
+/// Passes a valid message on, or answers it here when it needs no room state.
+async fn dispatch(
+    conn: ConnId,
+    message: ClientMessage,
+    context: &SocketContext,
+) -> Option<ServerMessage> {
+    match message {
+        ClientMessage::Report { setup_ms, path } => {
+            context
+                .metrics
+                .call_setup_seconds
+                .observe(f64::from(setup_ms) / 1000.0);
+            context
+                .metrics
+                .media_paths
+                .with_label_values(&[path.as_str()])
+                .inc();
+            None
+        }
+        ClientMessage::Join { .. } if !context.ip_limits.allow_join(context.client_ip) => {
+            context.metrics.joins.with_label_values(&["rejected"]).inc();
+            Some(ServerMessage::error(
+                ErrorCode::RateLimited,
+                "too many joins from your address; wait a minute",
+            ))
+        }
+        message => {
+            context.hub.message(conn, message).await;
+            None
+        }
+    }
+}
+
+/// Writes one message, giving up on a client that does not read.
+async fn send(session: &mut Session, message: &ServerMessage) -> Result<(), EndReason> {
+    match timeout(SEND_TIMEOUT, session.text(message.to_json())).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_closed)) => Err(EndReason::Close),
+        Err(_elapsed) => Err(EndReason::SlowConsumer),
+    }
 }

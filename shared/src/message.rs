@@ -24,6 +24,29 @@ pub enum ClientMessage {
     IceCandidate { candidate: Option<IceCandidate> },
     /// Leave the room; the other peer is told.
     Bye { room: RoomName },
+    /// How the call went, for the operator's metrics: the time from joining to media flowing,
+    /// and whether the media path is direct or relayed. Carries no addresses.
+    Report { setup_ms: u32, path: MediaPath },
+}
+
+/// Whether a call's media flows directly between the browsers or through a TURN relay.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaPath {
+    /// host, srflx or prflx candidates on both ends.
+    Direct,
+    /// A relay candidate on at least one end.
+    Relay,
+}
+
+impl MediaPath {
+    /// The wire name, for metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaPath::Direct => "direct",
+            MediaPath::Relay => "relay",
+        }
+    }
 }
 
 /// A message the server sends to a browser.
@@ -159,6 +182,7 @@ impl ClientMessage {
             ClientMessage::Ok { .. } => "ok",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::Bye { .. } => "bye",
+            ClientMessage::Report { .. } => "report",
         }
     }
 }
@@ -239,4 +263,4 @@ pub const SERVER_TYPES: &[&str] = &[
 ];
 
 /// Every `type` a `ClientMessage` can carry.
-pub const CLIENT_TYPES: &[&str] = &["join", "invite", "ok", "ice_candidate", "bye"];
+pub const CLIENT_TYPES: &[&str] = &["join", "invite", "ok", "ice_candidate", "bye", "report"];

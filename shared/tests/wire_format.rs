@@ -3,7 +3,7 @@
 
 use serde_json::{json, Value};
 use visavis_shared::{
-    decode_client_message, ClientMessage, ErrorCode, IceCandidate, IceServer, RoomName,
+    decode_client_message, ClientMessage, ErrorCode, IceCandidate, IceServer, MediaPath, RoomName,
     ServerMessage,
 };
 

@@ -1,0 +1,148 @@
+//! Prometheus metrics: one registry per server instance (no global state), rendered at
+//! `/metrics` in the text exposition format.
+
+use prometheus::{
+    Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// Every metric the server keeps. Labels carry kinds and reasons only, never rooms or addresses,
+/// so their number stays bounded whatever clients send.
+pub struct Metrics {
+    registry: Registry,
+    /// Open WebSocket connections.
+    pub connections: IntGauge,
+    /// Rooms with at least one person.
+    pub rooms: IntGauge,
+    /// Join attempts by result: created, joined, full, rejected.
+    pub joins: IntCounterVec,
+    /// Relayed messages by type: invite, ok, ice_candidate.
+    pub relayed: IntCounterVec,
+    /// Refused inputs by reason (the error code).
+    pub rejected: IntCounterVec,
+    /// Ended connections by reason: close, heartbeat, slow_consumer, rate_limit, protocol_error.
+    pub disconnects: IntCounterVec,
+    /// Seats taken back with a seat token after a lost connection.
+    pub seat_reclaims: IntCounter,
+    /// Client-reported call-setup time.
+    pub call_setup_seconds: Histogram,
+    /// Client-reported media paths: direct or relay.
+    pub media_paths: IntCounterVec,
+}
+
+impl Metrics {
+    /// A fresh registry with every metric registered.
+    pub fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("visavis".into()), None).expect("a constant, valid prefix"); // unwrap: the prefix is a fixed valid name
+        let connections =
+            IntGauge::new("connections", "Open WebSocket connections").expect("valid metric");
+        let rooms = IntGauge::new("rooms", "Rooms with at least one person").expect("valid metric");
+        let joins = IntCounterVec::new(
+            Opts::new("joins_total", "Join attempts by result"),
+            &["result"],
+        )
+        .expect("valid metric");
+        let relayed = IntCounterVec::new(
+            Opts::new("relayed_messages_total", "Relayed messages by type"),
+            &["type"],
+        )
+        .expect("valid metric");
+        let rejected = IntCounterVec::new(
+            Opts::new("rejected_inputs_total", "Refused inputs by reason"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let disconnects = IntCounterVec::new(
+            Opts::new("disconnects_total", "Ended connections by reason"),
+            &["reason"],
+        )
+        .expect("valid metric");
+        let seat_reclaims =
+            IntCounter::new("seat_reclaims_total", "Seats reclaimed with a seat token")
+                .expect("valid metric");
+        let call_setup_seconds = Histogram::with_opts(
+            HistogramOpts::new(
+                "call_setup_seconds",
+                "Client-reported time from joining to media flowing",
+            )
+            .buckets(vec![0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0]),
+        )
+        .expect("valid metric");
+        let media_paths = IntCounterVec::new(
+            Opts::new("media_paths_total", "Client-reported media paths"),
+            &["path"],
+        )
+        .expect("valid metric");
+        // unwrap (the expects above and below): metric names are constants, registered once
+        // each into a fresh registry, so neither creation nor registration can fail.
+        registry
+            .register(Box::new(connections.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(rooms.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(joins.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(relayed.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(rejected.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(disconnects.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(seat_reclaims.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(call_setup_seconds.clone()))
+            .expect("registered once");
+        registry
+            .register(Box::new(media_paths.clone()))
+            .expect("registered once");
+        Metrics {
+            registry,
+            connections,
+            rooms,
+            joins,
+            relayed,
+            rejected,
+            disconnects,
+            seat_reclaims,
+            call_setup_seconds,
+            media_paths,
+        }
+    }
+
+    /// The metrics in Prometheus text format.
+    pub fn render(&self) -> String {
+        let mut buffer = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rendered_metrics_carry_the_prefix_and_labels() {
+        let metrics = Metrics::new();
+        metrics.joins.with_label_values(&["created"]).inc();
+        metrics.connections.set(3);
+        let text = metrics.render();
+        assert!(text.contains("visavis_joins_total{result=\"created\"} 1"));
+        assert!(text.contains("visavis_connections 3"));
+    }
+}
