@@ -11,4 +11,5 @@ pub mod security;
 pub mod startup;
 pub mod telemetry;
 pub mod tls;
+pub mod turn;
 pub mod ws;
