@@ -45,6 +45,39 @@ pub struct Config {
     #[arg(long = "stun", env = "VISAVIS_STUN", value_delimiter = ',')]
     pub stun: Vec<String>,
 
+    /// An external TURN server URL handed to browsers (`turn:` or `turns:`, optionally with
+    /// `?transport=udp|tcp`). Repeatable. Needs --turn-secret.
+    #[arg(
+        long = "turn-url",
+        env = "VISAVIS_TURN_URLS",
+        value_delimiter = ',',
+        requires = "turn_secret"
+    )]
+    pub turn_urls: Vec<String>,
+
+    /// The secret shared with the TURN server (coturn's `static-auth-secret`). Browsers get
+    /// short-lived credentials derived from it, never the secret.
+    #[arg(long, env = "VISAVIS_TURN_SECRET", hide_env_values = true)]
+    pub turn_secret: Option<String>,
+
+    /// How long handed-out TURN credentials stay valid, in seconds.
+    #[arg(long, env = "VISAVIS_TURN_TTL", default_value_t = 3600)]
+    pub turn_ttl: u64,
+
+    /// Run the built-in TURN relay (UDP) on this address, e.g. `0.0.0.0:3478`. Needs
+    /// --turn-secret. It is advertised to browsers automatically.
+    #[arg(long, env = "VISAVIS_TURN_LISTEN", requires = "turn_secret")]
+    pub turn_listen: Option<SocketAddr>,
+
+    /// The public address of this host, put into relay candidates and into the advertised
+    /// `turn:` URL. Defaults to the --turn-listen address when that is not a wildcard.
+    #[arg(long, env = "VISAVIS_TURN_EXTERNAL_IP")]
+    pub turn_external_ip: Option<IpAddr>,
+
+    /// The UDP ports the built-in relay allocates from, as `FIRST-LAST`.
+    #[arg(long, env = "VISAVIS_TURN_RELAY_PORTS", default_value = "49160-49200", value_parser = parse_port_range)]
+    pub turn_relay_ports: std::ops::RangeInclusive<u16>,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "VISAVIS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,
@@ -123,6 +156,25 @@ impl Config {
     }
 }
 
+/// Parses `FIRST-LAST` into a port range.
+fn parse_port_range(text: &str) -> Result<std::ops::RangeInclusive<u16>, String> {
+    let (first, last) = text
+        .split_once('-')
+        .ok_or("expected FIRST-LAST, e.g. 49160-49200")?;
+    let first: u16 = first
+        .trim()
+        .parse()
+        .map_err(|_| format!("{first:?} is not a port"))?;
+    let last: u16 = last
+        .trim()
+        .parse()
+        .map_err(|_| format!("{last:?} is not a port"))?;
+    if first == 0 || first > last {
+        return Err(format!("{first}-{last} is not a range of ports"));
+    }
+    Ok(first..=last)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,6 +194,24 @@ mod tests {
             "visavis", "--stun", "stun:a:1", "--stun", "stun:b:2", "--stun", "",
         ]);
         assert_eq!(config.stun_urls(), vec!["stun:a:1", "stun:b:2"]);
+    }
+
+    #[test]
+    fn turn_flags_need_a_secret() {
+        assert!(Config::try_parse_from(["visavis", "--turn-url", "turn:t:3478"]).is_err());
+        assert!(Config::try_parse_from(["visavis", "--turn-listen", "0.0.0.0:3478"]).is_err());
+        let config =
+            Config::parse_from(["visavis", "--turn-url", "turn:t:3478", "--turn-secret", "s"]);
+        assert_eq!(config.turn_urls, vec!["turn:t:3478"]);
+        assert_eq!(config.turn_ttl, 3600);
+    }
+
+    #[test]
+    fn relay_ports_are_a_range() {
+        assert_eq!(parse_port_range("49160-49200"), Ok(49160..=49200));
+        assert!(parse_port_range("5-1").is_err());
+        assert!(parse_port_range("0-10").is_err());
+        assert!(parse_port_range("abc").is_err());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 pub mod config;
 pub mod hub;
+pub mod ice;
 pub mod limits;
 pub mod metrics;
 pub mod rooms;

@@ -14,6 +14,7 @@ use visavis_shared::ServerMessage;
 use visavis_shared::ErrorCode;
 
 use crate::hub::HubHandle;
+use crate::ice::IceConfig;
 use crate::limits::{client_ip, ConnectionSlots, IpLimits, MessageLimiter};
 use crate::metrics::Metrics;
 use crate::security::origin_allowed;
@@ -23,8 +24,8 @@ use crate::ws::{run_socket, SocketContext};
 pub struct AppState {
     /// The hub that owns the rooms.
     pub hub: HubHandle,
-    /// The `config` message every new socket receives first.
-    pub welcome: Arc<ServerMessage>,
+    /// The ICE servers handed to each socket.
+    pub ice: Arc<IceConfig>,
     /// The Trunk build directory.
     pub static_dir: PathBuf,
     /// Counters and gauges.
@@ -180,7 +181,7 @@ async fn websocket(
     };
     let context = SocketContext {
         hub: state.hub.clone(),
-        welcome: state.welcome.clone(),
+        ice: state.ice.clone(),
         metrics: state.metrics.clone(),
         ip_limits: state.ip_limits.clone(),
         client_ip: ip,

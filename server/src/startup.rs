@@ -9,16 +9,17 @@ use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Compress;
 use actix_web::{web, App, HttpResponse, HttpServer};
 use anyhow::Context;
-use visavis_shared::{IceServer, ServerMessage};
 
 use crate::config::Config;
 use crate::hub::HubHandle;
+use crate::ice::IceConfig;
 use crate::limits::{ConnectionSlots, IpLimits};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::routes::{self, cache_control_for, metrics_response, AppState};
 use crate::security::SecurityHeaders;
 use crate::tls;
+use crate::turn::{RelayConfig, TurnRelay};
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
@@ -31,6 +32,7 @@ pub struct Application {
     port: u16,
     server: Server,
     metrics_server: Option<(u16, Server)>,
+    relay: Option<TurnRelay>,
 }
 
 impl Application {
@@ -41,6 +43,9 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
+        let relay = start_relay(&config).await?;
+        let relay_url = relay.as_ref().map(|(_, url)| url.clone());
+        let relay = relay.map(|(relay, _)| relay);
         let index_html = std::fs::read_to_string(config.static_dir.join("index.html")).unwrap_or_else(|_| {
             tracing::warn!(dir = %config.static_dir.display(), "no index.html in the static directory; run `trunk build --release`");
             String::new()
@@ -54,9 +59,7 @@ impl Application {
         spawn_ip_table_sweeper(ip_limits.clone());
         let state = web::Data::new(AppState {
             hub: HubHandle::spawn(Rooms::with_room_limit(config.max_rooms), metrics.clone()),
-            welcome: Arc::new(ServerMessage::Config {
-                ice_servers: ice_servers(&config),
-            }),
+            ice: Arc::new(IceConfig::new(&config, relay_url)),
             static_dir: config.static_dir.clone(),
             metrics: metrics.clone(),
             ip_limits,
@@ -111,6 +114,7 @@ impl Application {
             port,
             server: http.run(),
             metrics_server,
+            relay,
         })
     }
 
@@ -124,6 +128,11 @@ impl Application {
         self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
+    /// The address of the built-in TURN relay, if it runs.
+    pub fn relay_addr(&self) -> Option<std::net::SocketAddr> {
+        self.relay.as_ref().map(TurnRelay::local_addr)
+    }
+
     /// A handle that can stop the server gracefully.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -131,15 +140,21 @@ impl Application {
 
     /// Serves until the server is stopped (SIGTERM, Ctrl-C, or a handle).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        if let Some((_, metrics)) = self.metrics_server {
-            let metrics_handle = metrics.handle();
+        let metrics_handle = self.metrics_server.map(|(_, metrics)| {
+            let handle = metrics.handle();
             tokio::spawn(metrics);
-            let result = self.server.await;
-            metrics_handle.stop(true).await;
-            result
-        } else {
-            self.server.await
+            handle
+        });
+        let result = self.server.await;
+        if let Some(handle) = metrics_handle {
+            handle.stop(true).await;
         }
+        if let Some(relay) = self.relay {
+            if let Err(err) = relay.stop().await {
+                tracing::warn!(error = %err, "the TURN relay did not stop cleanly");
+            }
+        }
+        result
     }
 }
 
@@ -180,16 +195,33 @@ fn spawn_ip_table_sweeper(ip_limits: Arc<IpLimits>) {
     });
 }
 
-/// The ICE server list handed to every browser.
-fn ice_servers(config: &Config) -> Vec<IceServer> {
-    let stun = config.stun_urls();
-    if stun.is_empty() {
-        Vec::new()
-    } else {
-        vec![IceServer {
-            urls: stun,
-            username: None,
-            credential: None,
-        }]
-    }
+/// Starts the built-in TURN relay when `--turn-listen` is set, and returns it with the URL to
+/// advertise to browsers.
+async fn start_relay(config: &Config) -> anyhow::Result<Option<(TurnRelay, String)>> {
+    let (Some(listen), Some(secret)) = (config.turn_listen, &config.turn_secret) else {
+        return Ok(None);
+    };
+    let external_ip = match config.turn_external_ip {
+        Some(ip) => ip,
+        None if !listen.ip().is_unspecified() => listen.ip(),
+        None => anyhow::bail!(
+            "--turn-listen {listen} is a wildcard address; set --turn-external-ip to this host's public IP"
+        ),
+    };
+    let relay = TurnRelay::start(RelayConfig {
+        listen,
+        external_ip,
+        relay_ports: config.turn_relay_ports.clone(),
+        realm: "visavis".into(),
+        secret: secret.as_bytes().to_vec(),
+    })
+    .await
+    .context("starting the built-in TURN relay")?;
+    let port = relay.local_addr().port();
+    let host = match external_ip {
+        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+        std::net::IpAddr::V4(v4) => v4.to_string(),
+    };
+    tracing::info!(port, "built-in TURN relay listening (udp)");
+    Ok(Some((relay, format!("turn:{host}:{port}?transport=udp"))))
 }

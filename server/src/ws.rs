@@ -12,6 +12,7 @@ use visavis_shared::limits::MAX_FRAME_BYTES;
 use visavis_shared::{decode_client_message, ClientMessage, ErrorCode, ServerMessage};
 
 use crate::hub::HubHandle;
+use crate::ice::IceConfig;
 use crate::limits::{IpLimits, MessageLimiter, Slot, Verdict};
 use crate::metrics::Metrics;
 use crate::rooms::ConnId;
@@ -26,6 +27,9 @@ pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long one write to the socket may take. A client that does not read for this long is
 /// dropped rather than holding its task and buffers forever.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A timer duration that never fires in practice (a year), for connections without TURN.
+const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
 /// Why a socket task ended; logged and counted.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,8 +74,8 @@ impl EndReason {
 pub struct SocketContext {
     /// The hub that owns the rooms.
     pub hub: HubHandle,
-    /// The `config` message sent to every new socket.
-    pub welcome: Arc<ServerMessage>,
+    /// The ICE servers, minted per connection into its `config` messages.
+    pub ice: Arc<IceConfig>,
     /// Counters and gauges.
     pub metrics: Arc<Metrics>,
     /// Per-IP budgets, for joins.
@@ -117,7 +121,14 @@ pub async fn run_socket(
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut last_heard = Instant::now();
 
-    let welcome = context.welcome.clone();
+    // The first `config` carries fresh TURN credentials; a new one follows before they expire,
+    // so calls longer than the credential lifetime keep a working relay.
+    let issued = context.ice.issue();
+    let refresh_timer = tokio::time::sleep(issued.refresh_in.unwrap_or(NEVER));
+    tokio::pin!(refresh_timer);
+    let welcome = ServerMessage::Config {
+        ice_servers: issued.servers,
+    };
     let reason = match send(&mut session, &welcome).await {
         Err(reason) => reason,
         Ok(()) => loop {
@@ -141,6 +152,14 @@ pub async fn run_socket(
                     },
                     None => Next::End(EndReason::Dropped),
                 },
+                _ = &mut refresh_timer, if context.ice.has_turn() => {
+                    let issued = context.ice.issue();
+                    refresh_timer.as_mut().reset(tokio::time::Instant::now() + issued.refresh_in.unwrap_or(NEVER));
+                    match send(&mut session, &ServerMessage::Config { ice_servers: issued.servers }).await {
+                        Ok(()) => Next::Continue,
+                        Err(reason) => Next::End(reason),
+                    }
+                }
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > CLIENT_TIMEOUT {
                         Next::End(EndReason::Heartbeat)
