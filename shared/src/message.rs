@@ -12,7 +12,9 @@ use crate::room::RoomName;
 
 /// A message a browser sends to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+// Unknown extra fields are ignored rather than refused, so a newer client that adds an optional
+// field still works with this server.
+#[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Take a seat in `room`.
     Join { room: RoomName },
@@ -21,7 +23,11 @@ pub enum ClientMessage {
     /// An SDP answer, relayed to the other peer of the sender's room.
     Ok { sdp: String },
     /// A trickled ICE candidate (`null` marks the end of candidates), relayed like SDP.
-    IceCandidate { candidate: Option<IceCandidate> },
+    /// The field is required: only an explicit `null` means the end of candidates.
+    IceCandidate {
+        #[serde(deserialize_with = "Option::deserialize")]
+        candidate: Option<IceCandidate>,
+    },
     /// Leave the room; the other peer is told.
     Bye { room: RoomName },
     /// How the call went, for the operator's metrics: the time from joining to media flowing,

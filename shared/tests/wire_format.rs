@@ -295,9 +295,15 @@ fn a_candidate_that_is_a_string_is_an_invalid_message() {
 }
 
 #[test]
-fn an_unexpected_field_is_an_invalid_message() {
+fn an_unknown_extra_field_is_ignored_for_forward_compatibility() {
+    let decoded = decode_client_message(r#"{"type":"ok","sdp":"s","added_later":1}"#);
+    assert_eq!(decoded, Ok(ClientMessage::Ok { sdp: "s".into() }));
+}
+
+#[test]
+fn a_candidate_message_without_its_candidate_field_is_an_invalid_message() {
     assert_eq!(
-        code_of(r#"{"type":"ok","sdp":"s","extra":1}"#),
+        code_of(r#"{"type":"ice_candidate"}"#),
         ErrorCode::InvalidMessage
     );
 }

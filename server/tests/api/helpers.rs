@@ -1,0 +1,379 @@
+//! The test harness: an in-process server on a free port, and a WebSocket client that speaks the
+//! protocol the way a browser does (JSON text frames), with deadlines on every wait.
+
+use std::time::Duration;
+
+use clap::Parser;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{json, Value};
+use tempfile::TempDir;
+use tokio::net::TcpStream;
+use tokio::time::{timeout, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use visavis::config::Config;
+use visavis::startup::Application;
+
+/// The STUN URL every test server is configured with, unless a test says otherwise.
+pub const STUN_URL: &str = "stun:stun.example.org:3478";
+
+/// The page the test servers serve as their static build.
+pub const INDEX_HTML: &str = "<html><body>visavis test</body></html>";
+
+/// How long a test waits for a message it expects.
+pub const RECV_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a test listens to prove that nothing arrives.
+pub const SILENCE: Duration = Duration::from_millis(300);
+
+/// A running server and the directories it uses; they are deleted when this is dropped.
+pub struct TestApp {
+    pub port: u16,
+    _static_dir: TempDir,
+    _data_dir: TempDir,
+}
+
+/// Starts a server with the default test configuration.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&["--stun", STUN_URL]).await
+}
+
+/// Starts a server with `extra_args` added to the fixed test flags (plain HTTP on a free
+/// loopback port, temporary static and data directories).
+pub async fn spawn_app_with(extra_args: &[&str]) -> TestApp {
+    let static_dir = tempfile::tempdir().expect("a temporary static directory");
+    std::fs::write(static_dir.path().join("index.html"), INDEX_HTML)
+        .expect("index.html is written");
+    let data_dir = tempfile::tempdir().expect("a temporary data directory");
+
+    let mut args: Vec<String> = vec![
+        "visavis".into(),
+        "--no-tls".into(),
+        // Every test client comes from 127.0.0.1; the per-IP budgets meant for strangers on
+        // the internet would otherwise cut the busier tests short.
+        "--rate-limit-exempt-loopback".into(),
+        "--listen".into(),
+        "127.0.0.1:0".into(),
+        "--static-dir".into(),
+        static_dir.path().display().to_string(),
+        "--data-dir".into(),
+        data_dir.path().display().to_string(),
+    ];
+    args.extend(extra_args.iter().map(|arg| arg.to_string()));
+
+    // `try_parse_from`, not `parse_from`: a bad flag must fail this test, not exit the process.
+    let config = Config::try_parse_from(&args)
+        .unwrap_or_else(|err| panic!("the test flags {args:?} do not parse: {err}"));
+    let app = Application::build(config)
+        .await
+        .expect("the application builds and binds its listener");
+    let port = app.port();
+    tokio::spawn(app.run_until_stopped());
+
+    TestApp {
+        port,
+        _static_dir: static_dir,
+        _data_dir: data_dir,
+    }
+}
+
+impl TestApp {
+    /// The full URL of an HTTP path on this server.
+    pub fn http_url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{}", self.port, path)
+    }
+
+    /// Connects a client and consumes the `config` greeting.
+    pub async fn client(&self, name: &str) -> TestClient {
+        TestClient::connect(self.port, name).await
+    }
+
+    /// Two clients seated in `room`: the first got `created` and then `new_peer`, the second
+    /// got `joined`.
+    pub async fn seated_pair(&self, room: &str) -> (TestClient, TestClient) {
+        seated_pair(self.port, room).await
+    }
+}
+
+/// Like [`TestApp::seated_pair`], for tasks that only hold the port.
+pub async fn seated_pair(port: u16, room: &str) -> (TestClient, TestClient) {
+    let mut caller = TestClient::connect(port, &format!("caller of {room}")).await;
+    let mut callee = TestClient::connect(port, &format!("callee of {room}")).await;
+    caller.join_expecting(room, "created").await;
+    callee.join_expecting(room, "joined").await;
+    let new_peer = caller.expect_type("new_peer").await;
+    assert_eq!(new_peer, json!({"type": "new_peer", "room": room}));
+    (caller, callee)
+}
+
+/// What the server sent next, ignoring control frames.
+enum Incoming {
+    Text(String),
+    Binary(Vec<u8>),
+    /// A close frame, the end of the stream or a transport error, described.
+    Closed(String),
+}
+
+/// A WebSocket connection to `/ws`, named so that failures say which peer was waiting.
+pub struct TestClient {
+    name: String,
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl TestClient {
+    /// Opens `/ws` and checks that the first message is `config`.
+    pub async fn connect(port: u16, name: &str) -> TestClient {
+        let mut client = TestClient::connect_raw(port, name).await;
+        let config = client.recv_json().await;
+        assert_eq!(
+            config["type"], "config",
+            "{name}: the first message must be config, got {config}"
+        );
+        assert!(
+            config["ice_servers"].is_array(),
+            "{name}: config must carry an ice_servers list, got {config}"
+        );
+        client
+    }
+
+    /// Opens `/ws` without reading anything.
+    pub async fn connect_raw(port: u16, name: &str) -> TestClient {
+        let url = format!("ws://127.0.0.1:{port}/ws");
+        let (ws, _response) =
+            match timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(url)).await {
+                Err(_) => panic!("{name}: the WebSocket handshake timed out"),
+                Ok(Err(err)) => panic!("{name}: the WebSocket handshake failed: {err}"),
+                Ok(Ok(connected)) => connected,
+            };
+        TestClient {
+            name: name.to_owned(),
+            ws,
+        }
+    }
+
+    pub async fn send_json(&mut self, message: Value) {
+        self.send_text(&message.to_string()).await;
+    }
+
+    pub async fn send_text(&mut self, text: &str) {
+        if let Err(err) = self.try_send_text(text).await {
+            panic!("{}: sending a text frame failed: {err}", self.name);
+        }
+    }
+
+    /// Sends a text frame and reports failure instead of panicking, for frames the server may
+    /// cut off while they are being written.
+    pub async fn try_send_text(&mut self, text: &str) -> Result<(), tungstenite::Error> {
+        self.ws.send(Message::text(text)).await
+    }
+
+    pub async fn send_binary(&mut self, bytes: &[u8]) {
+        if let Err(err) = self.ws.send(Message::binary(bytes.to_vec())).await {
+            panic!("{}: sending a binary frame failed: {err}", self.name);
+        }
+    }
+
+    async fn next_incoming(&mut self, deadline: Instant) -> Option<Incoming> {
+        loop {
+            let frame = timeout_at(deadline, self.ws.next()).await.ok()?;
+            return Some(match frame {
+                Some(Ok(Message::Text(text))) => Incoming::Text(text.as_str().to_owned()),
+                Some(Ok(Message::Binary(bytes))) => Incoming::Binary(bytes.to_vec()),
+                Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
+                Some(Ok(Message::Close(frame))) => {
+                    Incoming::Closed(format!("close frame {frame:?}"))
+                }
+                Some(Err(err)) => Incoming::Closed(format!("transport error: {err}")),
+                None => Incoming::Closed("end of stream".to_owned()),
+            });
+        }
+    }
+
+    /// The next message, which must arrive within [`RECV_TIMEOUT`].
+    pub async fn recv_json(&mut self) -> Value {
+        self.recv_json_within(RECV_TIMEOUT).await
+    }
+
+    /// The next message, which must arrive within `limit`.
+    pub async fn recv_json_within(&mut self, limit: Duration) -> Value {
+        let name = self.name.clone();
+        match self.next_incoming(Instant::now() + limit).await {
+            None => panic!("{name}: no message arrived within {limit:?}"),
+            Some(Incoming::Text(text)) => serde_json::from_str(&text).unwrap_or_else(|err| {
+                panic!("{name}: the server sent non-JSON text ({err}): {text}")
+            }),
+            Some(Incoming::Binary(bytes)) => {
+                panic!(
+                    "{name}: the server sent a binary frame of {} bytes",
+                    bytes.len()
+                )
+            }
+            Some(Incoming::Closed(how)) => {
+                panic!("{name}: the connection closed while a message was expected ({how})")
+            }
+        }
+    }
+
+    /// The next message, which must have `"type": kind`.
+    pub async fn expect_type(&mut self, kind: &str) -> Value {
+        let message = self.recv_json().await;
+        assert_eq!(
+            message["type"], kind,
+            "{}: expected a {kind} message, got {message}",
+            self.name
+        );
+        message
+    }
+
+    /// The next message, which must be `error` with this `code` and a non-empty `message`.
+    pub async fn expect_error(&mut self, code: &str) -> Value {
+        let message = self.expect_type("error").await;
+        assert_eq!(
+            message["code"], code,
+            "{}: expected error code {code}, got {message}",
+            self.name
+        );
+        assert!(
+            message["message"]
+                .as_str()
+                .is_some_and(|text| !text.is_empty()),
+            "{}: an error needs a non-empty message text, got {message}",
+            self.name
+        );
+        message
+    }
+
+    /// Listens for `window` and fails if anything but control frames arrives, or the
+    /// connection closes.
+    pub async fn expect_silence(&mut self, window: Duration) {
+        let name = self.name.clone();
+        match self.next_incoming(Instant::now() + window).await {
+            None => {}
+            Some(Incoming::Text(text)) => panic!("{name}: expected silence, got {text}"),
+            Some(Incoming::Binary(bytes)) => {
+                panic!(
+                    "{name}: expected silence, got a binary frame of {} bytes",
+                    bytes.len()
+                )
+            }
+            Some(Incoming::Closed(how)) => {
+                panic!("{name}: expected silence, but the connection closed ({how})")
+            }
+        }
+    }
+
+    /// [`Self::expect_silence`] for the usual short window.
+    pub async fn expect_nothing(&mut self) {
+        self.expect_silence(SILENCE).await;
+    }
+
+    /// Waits up to `limit` for the server to close this connection (close frame, end of
+    /// stream or reset). Messages sent before the close are skipped.
+    pub async fn expect_closed_within(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            match self.next_incoming(deadline).await {
+                None => panic!(
+                    "{}: the connection is still open after {limit:?}",
+                    self.name
+                ),
+                Some(Incoming::Closed(_)) => return,
+                Some(Incoming::Text(_) | Incoming::Binary(_)) => continue,
+            }
+        }
+    }
+
+    /// Waits for a WebSocket ping from the server, failing on any data frame.
+    pub async fn expect_ping_within(&mut self, limit: Duration) {
+        let deadline = Instant::now() + limit;
+        loop {
+            let frame = timeout_at(deadline, self.ws.next())
+                .await
+                .unwrap_or_else(|_| panic!("{}: no ping within {limit:?}", self.name));
+            match frame {
+                Some(Ok(Message::Ping(_))) => return,
+                Some(Ok(Message::Pong(_) | Message::Frame(_))) => continue,
+                other => panic!("{}: expected a ping, got {other:?}", self.name),
+            }
+        }
+    }
+
+    /// Sends `join` and returns the reply.
+    pub async fn join(&mut self, room: &str) -> Value {
+        self.send_json(json!({"type": "join", "room": room})).await;
+        self.recv_json().await
+    }
+
+    /// Sends `join` and checks the reply is exactly `{"type": kind, "room": room}`.
+    pub async fn join_expecting(&mut self, room: &str, kind: &str) {
+        let reply = self.join(room).await;
+        assert_eq!(
+            reply,
+            json!({"type": kind, "room": room}),
+            "{}: unexpected reply to join {room}",
+            self.name
+        );
+    }
+
+    /// Closes the WebSocket with a close frame and waits for the server to finish the close.
+    pub async fn close(mut self) {
+        self.ws
+            .close(None)
+            .await
+            .unwrap_or_else(|err| panic!("{}: sending the close frame failed: {err}", self.name));
+        // Drain until the server answers the close or drops the connection.
+        let _ = timeout(RECV_TIMEOUT, async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+
+    /// Drops the TCP connection without a close frame (the kernel sends FIN).
+    pub fn drop_without_close_frame(self) {
+        drop(self);
+    }
+
+    /// Drops the TCP connection with a reset (RST), as a crashed machine or a cut network
+    /// would look to the server.
+    pub fn reset_connection(self) {
+        if let MaybeTlsStream::Plain(tcp) = self.ws.get_ref() {
+            tcp.set_zero_linger()
+                .expect("SO_LINGER can be set on the test socket");
+        }
+        drop(self);
+    }
+}
+
+/// A realistic SDP body (CRLF line ends, as browsers send) of exactly `len` bytes, marked with
+/// `tag` so that messages of different peers differ.
+pub fn sdp_of_len(len: usize, tag: &str) -> String {
+    let head = format!("v=0\r\no=- {tag} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=x-padding:");
+    let tail = "\r\n";
+    assert!(
+        len >= head.len() + tail.len(),
+        "an SDP of {len} bytes is too short to build"
+    );
+    let sdp = format!("{head}{}{tail}", "x".repeat(len - head.len() - tail.len()));
+    assert_eq!(sdp.len(), len);
+    sdp
+}
+
+/// A small realistic SDP offer or answer.
+pub fn sample_sdp(tag: &str) -> String {
+    format!(
+        "v=0\r\no=- {tag} 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0 1\r\n\
+         a=msid-semantic: WMS\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\nc=IN IP4 0.0.0.0\r\n\
+         a=ice-ufrag:{tag}\r\na=ice-pwd:aSecretPassword0123456789\r\n\
+         a=fingerprint:sha-256 AB:CD:EF:01:23:45:67:89\r\na=setup:actpass\r\na=mid:0\r\n"
+    )
+}
+
+/// A candidate as `RTCIceCandidate.toJSON()` gives it.
+pub fn sample_candidate(tag: &str) -> Value {
+    json!({
+        "candidate": format!("candidate:{tag} 1 udp 2122260223 192.0.2.1 54400 typ host generation 0"),
+        "sdpMid": "0",
+        "sdpMLineIndex": 0,
+        "usernameFragment": tag,
+    })
+}

@@ -1,0 +1,196 @@
+//! Leaving a room: `bye`, a clean close and a lost connection all tell the other peer and free
+//! the seat.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::helpers::{sample_sdp, spawn_app, TestClient};
+
+/// A departure noticed without a message must still be told well before the heartbeat (10 s)
+/// would notice it.
+const PROMPTLY: Duration = Duration::from_secs(3);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bye_tells_the_other_peer() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+
+    alice
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+
+    assert_eq!(
+        bob.recv_json().await,
+        json!({"type": "bye", "room": "kitchen"})
+    );
+    alice.expect_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_answering_bye_is_not_forwarded_and_gets_no_error() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    alice
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+    bob.expect_type("bye").await;
+
+    bob.send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+
+    bob.expect_nothing().await;
+    alice.expect_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bye_from_a_socket_in_no_room_is_ignored_silently() {
+    let app = spawn_app().await;
+    let mut alice = app.client("alice").await;
+    alice.join_expecting("kitchen", "created").await;
+    let mut stranger = app.client("stranger").await;
+
+    stranger
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+
+    stranger.expect_nothing().await;
+    // A stranger cannot hang up on someone else's room.
+    alice.expect_nothing().await;
+    stranger.join_expecting("kitchen", "joined").await;
+    alice.expect_type("new_peer").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_both_leave_the_room_is_free_again() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    alice
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+    bob.expect_type("bye").await;
+    bob.send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+    bob.expect_nothing().await;
+
+    let mut carol = app.client("carol").await;
+    carol.join_expecting("kitchen", "created").await;
+    let mut dave = app.client("dave").await;
+    dave.join_expecting("kitchen", "joined").await;
+    carol.expect_type("new_peer").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn after_one_leaves_the_remaining_peer_keeps_its_seat() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    alice
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+    bob.expect_type("bye").await;
+
+    let mut carol = app.client("carol").await;
+    carol.join_expecting("kitchen", "joined").await;
+
+    assert_eq!(
+        bob.recv_json().await,
+        json!({"type": "new_peer", "room": "kitchen"})
+    );
+    let invite = json!({"type": "invite", "sdp": sample_sdp("bob")});
+    bob.send_json(invite.clone()).await;
+    assert_eq!(carol.recv_json().await, invite);
+    alice.expect_nothing().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_that_said_bye_is_in_no_room_and_may_join_again() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    alice
+        .send_json(json!({"type": "bye", "room": "kitchen"}))
+        .await;
+    bob.expect_type("bye").await;
+
+    alice
+        .send_json(json!({"type": "invite", "sdp": sample_sdp("alice")}))
+        .await;
+    alice.expect_error("not_in_room").await;
+    bob.expect_nothing().await;
+
+    alice.join_expecting("kitchen", "joined").await;
+    bob.expect_type("new_peer").await;
+}
+
+/// Seats Alice and Bob, lets `leave` end Alice's connection, and checks that Bob is told
+/// promptly and that the seat is free for a newcomer.
+async fn check_a_lost_peer_is_told_and_its_seat_freed(leave: fn(TestClient) -> LeaveFuture) {
+    let app = spawn_app().await;
+    let (alice, mut bob) = app.seated_pair("kitchen").await;
+
+    leave(alice).await;
+
+    assert_eq!(
+        bob.recv_json_within(PROMPTLY).await,
+        json!({"type": "bye", "room": "kitchen"})
+    );
+    let mut carol = app.client("carol").await;
+    carol.join_expecting("kitchen", "joined").await;
+    assert_eq!(
+        bob.recv_json().await,
+        json!({"type": "new_peer", "room": "kitchen"})
+    );
+    let invite = json!({"type": "invite", "sdp": sample_sdp("bob")});
+    bob.send_json(invite.clone()).await;
+    assert_eq!(carol.recv_json().await, invite);
+}
+
+type LeaveFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send>>;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_a_socket_cleanly_tells_the_other_peer_and_frees_the_seat() {
+    check_a_lost_peer_is_told_and_its_seat_freed(|alice| Box::pin(alice.close())).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_connection_without_a_close_frame_tells_the_other_peer_and_frees_the_seat() {
+    check_a_lost_peer_is_told_and_its_seat_freed(|alice| {
+        alice.drop_without_close_frame();
+        Box::pin(async {})
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resetting_a_connection_tells_the_other_peer_and_frees_the_seat() {
+    check_a_lost_peer_is_told_and_its_seat_freed(|alice| {
+        alice.reset_connection();
+        Box::pin(async {})
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lone_peer_closing_its_socket_frees_the_room() {
+    let app = spawn_app().await;
+    let mut alice = app.client("alice").await;
+    alice.join_expecting("kitchen", "created").await;
+
+    alice.close().await;
+
+    // The server handles the close on its own schedule, so Bob may still meet Alice's seat;
+    // then he must be told she left, promptly. Either way he ends up alone in the room.
+    let mut bob = app.client("bob").await;
+    let reply = bob.join("kitchen").await;
+    if reply == json!({"type": "joined", "room": "kitchen"}) {
+        assert_eq!(
+            bob.recv_json_within(PROMPTLY).await,
+            json!({"type": "bye", "room": "kitchen"}),
+            "bob met alice's seat after her socket closed, and was not told she left"
+        );
+    } else {
+        assert_eq!(reply, json!({"type": "created", "room": "kitchen"}));
+    }
+    let mut carol = app.client("carol").await;
+    carol.join_expecting("kitchen", "joined").await;
+    bob.expect_type("new_peer").await;
+}
