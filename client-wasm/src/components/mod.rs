@@ -1,0 +1,10 @@
+//! The Leptos components. They render the view model and forward clicks to the controller;
+//! they never reach into the peer connection, the socket or the media.
+
+mod app;
+mod chat_panel;
+mod room_form;
+mod status_line;
+mod video_tile;
+
+pub use app::App;

@@ -1,0 +1,78 @@
+//! One video with its caption. The stream is attached with `srcObject` from an effect, the only
+//! place a `MediaStream` meets the DOM.
+
+use leptos::html;
+use leptos::logging::warn;
+use leptos::prelude::*;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{HtmlVideoElement, MediaStream};
+
+use crate::js_error;
+
+/// A captioned video showing `stream`, or a placeholder while there is none.
+#[component]
+pub fn VideoTile(
+    /// The element id (a contract with the automated tests).
+    id: &'static str,
+    /// The caption.
+    label: &'static str,
+    /// What the placeholder says while there is no stream.
+    empty_text: &'static str,
+    /// The stream to show.
+    stream: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// Whether the element is muted (the local video must be, or we would hear ourselves).
+    muted: bool,
+    /// Whether to mirror the picture (a camera, not a shared screen).
+    #[prop(into)]
+    mirrored: Signal<bool>,
+) -> impl IntoView {
+    let video = NodeRef::<html::Video>::new();
+    Effect::new(move |_| {
+        let current = stream.get();
+        if let Some(element) = video.get() {
+            show(&element, current.as_ref());
+        }
+    });
+    let empty = move || stream.with(Option::is_none);
+
+    view! {
+        <figure class="tile" class:tile-empty=empty>
+            <video
+                id=id
+                node_ref=video
+                class="video"
+                class:mirrored=move || mirrored.get()
+                autoplay=true
+                playsinline=true
+                muted=muted
+                prop:muted=muted
+            ></video>
+            <Show when=empty>
+                <div class="tile-placeholder" aria-hidden="true">{empty_text}</div>
+            </Show>
+            <figcaption class="tile-caption">{label}</figcaption>
+        </figure>
+    }
+}
+
+/// Points the element at `stream` (or at nothing) and starts playback.
+fn show(element: &HtmlVideoElement, stream: Option<&MediaStream>) {
+    // Re-assigning the same stream would restart loading and flash the picture.
+    if element.src_object().as_ref() == stream {
+        return;
+    }
+    element.set_src_object(stream);
+    if stream.is_none() {
+        return;
+    }
+    // `autoplay` usually suffices; play() covers browsers that wait for it. A refusal (for
+    // example an autoplay policy) is not fatal: the element keeps its stream.
+    match element.play() {
+        Ok(promise) => spawn_local(async move {
+            if let Err(err) = JsFuture::from(promise).await {
+                warn!("video: play() was refused: {}", js_error::describe(&err));
+            }
+        }),
+        Err(err) => warn!("video: play() failed: {}", js_error::describe(&err)),
+    }
+}

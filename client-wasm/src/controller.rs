@@ -1,0 +1,657 @@
+//! The controller: owns the signaling socket, the call and the local media, reacts to their
+//! events and to the person's clicks, and writes the view model. It does not touch the DOM;
+//! window-level services go through `browser.rs`.
+//!
+//! Event handling is deferred to a microtask (`spawn_local`), never run inside the browser's
+//! event handler itself. That way no handler ever drops the closure that is running it (a
+//! `bye` tears down the call, a `close` drops the socket), and no `RefCell` borrow is held
+//! when another event comes in.
+
+use std::cell::{Cell, RefCell};
+use std::future::Future;
+use std::rc::Rc;
+
+use leptos::logging::warn;
+use leptos::prelude::*;
+use visavis_shared::{ClientMessage, ErrorCode, IceCandidate, IceServer, RoomName, ServerMessage};
+use wasm_bindgen_futures::spawn_local;
+
+use crate::browser;
+use crate::call::{Call, Negotiator, PeerEvent, Role};
+use crate::chat::{self, Author, ChatLine, ChatLog, Frame};
+use crate::datachannel::ChannelEvent;
+use crate::link;
+use crate::media::{self, LocalMedia};
+use crate::model::ViewModel;
+use crate::signaling::{Signaling, SignalingEvent};
+use crate::state::{transition, LinkState, Trigger};
+
+/// The longest message id accepted from the other side; longer ones are cut.
+const MAX_MESSAGE_ID_CHARS: usize = 64;
+
+/// Where we are with the server's room, apart from the call itself.
+#[derive(Debug, Default)]
+struct Session {
+    /// The room to join as soon as the socket is open and `config` has arrived.
+    wanted: Option<RoomName>,
+    /// The room a `join` was sent for, not yet answered.
+    joining: Option<RoomName>,
+    /// The room we have a seat in.
+    room: Option<RoomName>,
+    /// Our side of the call, once admitted.
+    role: Option<Role>,
+}
+
+struct Inner {
+    vm: ViewModel,
+    socket: RefCell<Option<Signaling>>,
+    /// Bumped for each new socket, so events of an old socket are ignored.
+    socket_generation: Cell<u64>,
+    /// Whether the current socket ever opened (to tell "unreachable" from "lost").
+    socket_opened: Cell<bool>,
+    /// The ICE servers from the current socket's `config`; `None` until it arrives.
+    ice_servers: RefCell<Option<Vec<IceServer>>>,
+    session: RefCell<Session>,
+    call: RefCell<Option<Call>>,
+    media: RefCell<Option<LocalMedia>>,
+    /// Bumped for each call attempt and each teardown, so late results of an abandoned
+    /// attempt (media, offer, answer, peer events) are ignored.
+    attempt: Cell<u64>,
+    /// Numbers chat messages when the random generator is unavailable.
+    chat_counter: Cell<u64>,
+}
+
+/// The page's single controller. Cheap to clone: clones share the same state.
+#[derive(Clone)]
+pub struct Controller {
+    inner: Rc<Inner>,
+}
+
+/// What the room name field starts with: the room of a `/r/<room>` address, or else a fresh
+/// unguessable name.
+pub fn initial_room_input() -> String {
+    if let Some(room) = link::room_from_path(&browser::path()) {
+        return room.to_string();
+    }
+    match browser::random_bytes::<16>() {
+        Some(bytes) => RoomName::from_random_bytes(bytes).to_string(),
+        // Without a secure random generator, no name is better than a guessable one.
+        None => String::new(),
+    }
+}
+
+impl Controller {
+    /// Creates the controller; it writes to `vm`.
+    pub fn new(vm: ViewModel) -> Controller {
+        Controller {
+            inner: Rc::new(Inner {
+                vm,
+                socket: RefCell::new(None),
+                socket_generation: Cell::new(0),
+                socket_opened: Cell::new(false),
+                ice_servers: RefCell::new(None),
+                session: RefCell::new(Session::default()),
+                call: RefCell::new(None),
+                media: RefCell::new(None),
+                attempt: Cell::new(0),
+                chat_counter: Cell::new(0),
+            }),
+        }
+    }
+
+    /// The person pressed Call.
+    pub fn start_call(&self) {
+        self.inner.start_call();
+    }
+
+    /// The person pressed Hang up.
+    pub fn hang_up(&self) {
+        self.inner.hang_up();
+    }
+
+    /// The person sent the chat draft.
+    pub fn send_chat(&self) {
+        self.inner.send_chat();
+    }
+
+    /// The person pressed Copy link.
+    pub fn copy_link(&self) {
+        let vm = self.inner.vm;
+        let Some(link) = vm.status.with_untracked(|s| s.link().map(str::to_owned)) else {
+            return;
+        };
+        spawn_local(async move {
+            match browser::copy_to_clipboard(&link).await {
+                Ok(()) => vm.link_copied.set(true),
+                Err(err) => warn!("could not copy the link: {err}"),
+            }
+        });
+    }
+}
+
+impl Inner {
+    // ----- the person's actions -------------------------------------------------------------
+
+    fn start_call(self: &Rc<Self>) {
+        let vm = self.vm;
+        if vm.starting.get_untracked() || !vm.call_state.get_untracked().can_start() {
+            return;
+        }
+        let Some(room) = RoomName::from_user_input(&vm.room_input.get_untracked()) else {
+            self.apply(Trigger::InvalidRoomName);
+            return;
+        };
+        // Show the name exactly as it will be used.
+        vm.room_input.set(room.to_string());
+        self.teardown();
+        let attempt = self.attempt.get();
+        vm.starting.set(true);
+        vm.chat_log.update(ChatLog::clear);
+        self.apply(Trigger::Starting);
+
+        // The socket opens while the camera does; the join waits for both.
+        if !self.ensure_socket() {
+            return;
+        }
+        let weak = Rc::downgrade(self);
+        spawn_local(async move {
+            let media = media::open().await;
+            match weak.upgrade() {
+                Some(inner) if inner.attempt.get() == attempt => inner.media_ready(room, media),
+                // The attempt was abandoned meanwhile: give the camera back at once.
+                _ => media.stop(),
+            }
+        });
+    }
+
+    fn hang_up(self: &Rc<Self>) {
+        if self.session.borrow().room.is_none() {
+            return;
+        }
+        self.apply(Trigger::HungUp);
+        self.leave_room();
+    }
+
+    fn send_chat(&self) {
+        let vm = self.vm;
+        let Some(text) = chat::prepare_outgoing(&vm.chat_draft.get_untracked()) else {
+            return;
+        };
+        let id = self.next_message_id();
+        let sent_at_ms = browser::now_ms();
+        let frame = Frame::Chat {
+            id: id.clone(),
+            text: text.clone(),
+            sent_at_ms,
+        };
+        let sent = match self.call.borrow().as_ref() {
+            Some(call) => call.send_chat(&frame.to_json()),
+            None => Err("there is no call".into()),
+        };
+        match sent {
+            Ok(()) => {
+                vm.chat_log.update(|log| {
+                    log.push(ChatLine {
+                        author: Author::You,
+                        id,
+                        text,
+                        time: local_clock_time(sent_at_ms),
+                    });
+                });
+                vm.chat_draft.set(String::new());
+            }
+            Err(err) => {
+                warn!("chat: could not send: {err}");
+                // The draft is kept so the person can try again.
+                self.apply(Trigger::LocalError(
+                    "Your message could not be sent.".into(),
+                ));
+            }
+        }
+    }
+
+    fn next_message_id(&self) -> String {
+        match browser::random_bytes::<8>() {
+            Some(bytes) => chat::message_id(&bytes),
+            None => {
+                let n = self.chat_counter.get() + 1;
+                self.chat_counter.set(n);
+                format!("n{n}")
+            }
+        }
+    }
+
+    // ----- the signaling socket -------------------------------------------------------------
+
+    /// Makes sure a socket exists (open or opening). Returns false, with the attempt abandoned
+    /// and the reason shown, if none could be created.
+    fn ensure_socket(self: &Rc<Self>) -> bool {
+        if self.socket.borrow().is_some() {
+            return true;
+        }
+        let Some((protocol, host)) = browser::protocol_and_host() else {
+            self.abandon_start(Trigger::ServerUnreachable);
+            return false;
+        };
+        let generation = self.socket_generation.get() + 1;
+        self.socket_generation.set(generation);
+        self.socket_opened.set(false);
+        *self.ice_servers.borrow_mut() = None;
+        let url = link::websocket_url(&protocol, &host);
+        match Signaling::connect(&url, self.signaling_callback(generation)) {
+            Ok(socket) => {
+                *self.socket.borrow_mut() = Some(socket);
+                true
+            }
+            Err(err) => {
+                warn!("signaling: could not open {url}: {err}");
+                self.abandon_start(Trigger::ServerUnreachable);
+                false
+            }
+        }
+    }
+
+    /// The socket's callback: defers each event to a microtask and drops events of old
+    /// sockets.
+    fn signaling_callback(self: &Rc<Self>, generation: u64) -> Rc<dyn Fn(SignalingEvent)> {
+        let weak = Rc::downgrade(self);
+        Rc::new(move |event| {
+            let weak = weak.clone();
+            spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    if inner.socket_generation.get() == generation {
+                        inner.on_signaling(event);
+                    }
+                }
+            });
+        })
+    }
+
+    fn on_signaling(self: &Rc<Self>, event: SignalingEvent) {
+        match event {
+            // Nothing to do yet: the server sends `config` first, and the join waits for it.
+            SignalingEvent::Opened => self.socket_opened.set(true),
+            SignalingEvent::Message(message) => self.on_server_message(message),
+            SignalingEvent::Closed { code } => self.on_socket_closed(code),
+        }
+    }
+
+    fn on_server_message(self: &Rc<Self>, message: ServerMessage) {
+        match message {
+            ServerMessage::Config { ice_servers } => {
+                *self.ice_servers.borrow_mut() = Some(ice_servers);
+                self.try_join();
+            }
+            ServerMessage::Created { room } => self.admitted(room, Role::Caller),
+            ServerMessage::Joined { room } => self.admitted(room, Role::Callee),
+            ServerMessage::Full { .. } => self.refused_full(),
+            ServerMessage::NewPeer { .. } => self.peer_arrived(),
+            ServerMessage::Invite { sdp } => self.offer_received(sdp),
+            ServerMessage::Ok { sdp } => self.answer_received(sdp),
+            ServerMessage::IceCandidate { candidate } => self.remote_candidate(candidate),
+            ServerMessage::Bye { .. } => self.peer_left(),
+            ServerMessage::Error { code, message } => self.server_error(code, message),
+        }
+    }
+
+    fn on_socket_closed(self: &Rc<Self>, code: u16) {
+        warn!("signaling: the socket closed (code {code})");
+        let opened = self.socket_opened.get();
+        *self.socket.borrow_mut() = None;
+        *self.ice_servers.borrow_mut() = None;
+        let (in_room, pending) = {
+            let session = self.session.borrow();
+            (
+                session.room.is_some(),
+                session.wanted.is_some() || session.joining.is_some(),
+            )
+        };
+        if in_room {
+            // The server has already told the other person we left.
+            self.apply(Trigger::ServerLost);
+            self.teardown();
+        } else if pending || self.vm.starting.get_untracked() {
+            self.abandon_start(if opened {
+                Trigger::ServerLost
+            } else {
+                Trigger::ServerUnreachable
+            });
+        }
+        // An idle page just reconnects at the next Call.
+    }
+
+    /// Sends a message, logging (not showing) a failure: the socket's close event, which
+    /// follows any real failure, is what the page reacts to.
+    fn send(&self, message: &ClientMessage) {
+        let socket = self.socket.borrow();
+        let result = match socket.as_ref() {
+            Some(socket) => socket.send(message).map_err(|err| err.to_string()),
+            None => Err(format!(
+                "cannot send {}: no signaling socket",
+                message.kind()
+            )),
+        };
+        if let Err(err) = result {
+            warn!("signaling: {err}");
+        }
+    }
+
+    // ----- joining a room -------------------------------------------------------------------
+
+    fn media_ready(self: &Rc<Self>, room: RoomName, media: LocalMedia) {
+        let vm = self.vm;
+        vm.local_stream.set(media.stream.clone());
+        vm.local_mirrored.set(media.source.is_mirrored());
+        vm.media_note.set(media.source.note().map(str::to_owned));
+        *self.media.borrow_mut() = Some(media);
+        self.session.borrow_mut().wanted = Some(room);
+        self.apply(Trigger::Joining);
+        if self.ensure_socket() {
+            self.try_join();
+        }
+    }
+
+    /// Sends the pending `join` once the socket is open and `config` has arrived.
+    fn try_join(&self) {
+        let open = self
+            .socket
+            .borrow()
+            .as_ref()
+            .is_some_and(Signaling::is_open);
+        if !open || self.ice_servers.borrow().is_none() {
+            return;
+        }
+        let Some(room) = self.session.borrow_mut().wanted.take() else {
+            return;
+        };
+        self.send(&ClientMessage::Join { room: room.clone() });
+        self.session.borrow_mut().joining = Some(room);
+    }
+
+    fn admitted(self: &Rc<Self>, room: RoomName, role: Role) {
+        let expected = self.session.borrow_mut().joining.take();
+        if expected.is_none() {
+            warn!("signaling: ignored an admission we did not ask for");
+            return;
+        }
+        {
+            let mut session = self.session.borrow_mut();
+            session.room = Some(room.clone());
+            session.role = Some(role);
+        }
+        self.vm.starting.set(false);
+        if let Err(err) = browser::replace_path(&link::room_path(&room)) {
+            warn!("could not update the address bar: {err}");
+        }
+        match role {
+            Role::Caller => self.apply(Trigger::Created {
+                link: link::room_link(&browser::origin(), &room),
+            }),
+            Role::Callee => {
+                self.apply(Trigger::Joined);
+                self.create_call(Role::Callee);
+            }
+        }
+    }
+
+    fn refused_full(self: &Rc<Self>) {
+        if self.session.borrow_mut().joining.take().is_none() {
+            return;
+        }
+        self.apply(Trigger::Full);
+        self.teardown();
+    }
+
+    fn server_error(self: &Rc<Self>, code: ErrorCode, message: String) {
+        warn!("signaling: the server refused a message: {code}: {message}");
+        let was_joining = self.session.borrow().joining.is_some();
+        self.apply(Trigger::ServerError { code, message });
+        if was_joining {
+            self.teardown();
+            if code == ErrorCode::AlreadyInRoom {
+                // The server holds a seat we do not know about; a fresh socket frees it.
+                self.drop_socket();
+            }
+        }
+    }
+
+    fn drop_socket(&self) {
+        let socket = self.socket.borrow_mut().take();
+        drop(socket);
+        *self.ice_servers.borrow_mut() = None;
+    }
+
+    /// Abandons an attempt that never reached a room, showing why.
+    fn abandon_start(self: &Rc<Self>, why: Trigger) {
+        self.apply(why);
+        self.teardown();
+    }
+
+    // ----- the call -------------------------------------------------------------------------
+
+    /// Creates the peer connection for `role`. On failure the room is left and the reason
+    /// shown.
+    fn create_call(self: &Rc<Self>, role: Role) -> bool {
+        let ice_servers = self.ice_servers.borrow().clone().unwrap_or_default();
+        let local = self.media.borrow().as_ref().and_then(|m| m.stream.clone());
+        let on_event = self.peer_callback(self.attempt.get());
+        match Call::new(role, &ice_servers, local.as_ref(), on_event) {
+            Ok(call) => {
+                *self.call.borrow_mut() = Some(call);
+                true
+            }
+            Err(err) => {
+                self.call_failed(&err);
+                false
+            }
+        }
+    }
+
+    /// The call's callback: defers each event and drops those of an earlier attempt.
+    fn peer_callback(self: &Rc<Self>, attempt: u64) -> Rc<dyn Fn(PeerEvent)> {
+        let weak = Rc::downgrade(self);
+        Rc::new(move |event| {
+            let weak = weak.clone();
+            spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    if inner.attempt.get() == attempt {
+                        inner.on_peer(event);
+                    }
+                }
+            });
+        })
+    }
+
+    fn negotiator(&self) -> Option<Negotiator> {
+        self.call.borrow().as_ref().map(Call::negotiator)
+    }
+
+    fn role(&self) -> Option<Role> {
+        self.session.borrow().role
+    }
+
+    /// Runs one asynchronous negotiation step; its result is used only if the attempt it
+    /// belongs to is still current, and a failure ends the call.
+    fn after<T: 'static>(
+        self: &Rc<Self>,
+        step: impl Future<Output = Result<T, String>> + 'static,
+        then: impl FnOnce(&Rc<Inner>, T) + 'static,
+    ) {
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            let result = step.await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.attempt.get() != attempt {
+                return;
+            }
+            match result {
+                Ok(value) => then(&inner, value),
+                Err(err) => inner.call_failed(&err),
+            }
+        });
+    }
+
+    fn peer_arrived(self: &Rc<Self>) {
+        if self.role() != Some(Role::Caller) || self.call.borrow().is_some() {
+            return;
+        }
+        self.apply(Trigger::NewPeer);
+        if !self.create_call(Role::Caller) {
+            return;
+        }
+        let Some(negotiator) = self.negotiator() else {
+            return;
+        };
+        self.after(
+            async move { negotiator.create_offer().await },
+            |inner, sdp| {
+                inner.send(&ClientMessage::Invite { sdp });
+            },
+        );
+    }
+
+    fn offer_received(self: &Rc<Self>, sdp: String) {
+        if self.role() != Some(Role::Callee) {
+            warn!("signaling: ignored an offer: we are not the callee");
+            return;
+        }
+        let Some(negotiator) = self.negotiator() else {
+            warn!("signaling: ignored an offer: there is no call");
+            return;
+        };
+        self.after(
+            async move { negotiator.answer_offer(&sdp).await },
+            |inner, sdp| inner.send(&ClientMessage::Ok { sdp }),
+        );
+    }
+
+    fn answer_received(self: &Rc<Self>, sdp: String) {
+        if self.role() != Some(Role::Caller) {
+            warn!("signaling: ignored an answer: we are not the caller");
+            return;
+        }
+        let Some(negotiator) = self.negotiator() else {
+            warn!("signaling: ignored an answer: there is no call");
+            return;
+        };
+        self.after(
+            async move { negotiator.accept_answer(&sdp).await },
+            |_, ()| {},
+        );
+    }
+
+    fn remote_candidate(&self, candidate: Option<IceCandidate>) {
+        match self.negotiator() {
+            Some(negotiator) => negotiator.add_remote_candidate(candidate),
+            None => warn!("signaling: ignored a candidate: there is no call"),
+        }
+    }
+
+    fn on_peer(self: &Rc<Self>, event: PeerEvent) {
+        let vm = self.vm;
+        match event {
+            PeerEvent::LocalCandidate(candidate) => {
+                self.send(&ClientMessage::IceCandidate { candidate });
+            }
+            PeerEvent::RemoteStream(stream) => vm.remote_stream.set(Some(stream)),
+            PeerEvent::Link(LinkState::Failed) => {
+                self.apply(Trigger::Link(LinkState::Failed));
+                self.leave_room();
+            }
+            PeerEvent::Link(state) => self.apply(Trigger::Link(state)),
+            PeerEvent::Chat(ChannelEvent::Open) => vm.chat_open.set(true),
+            PeerEvent::Chat(ChannelEvent::Closed) => vm.chat_open.set(false),
+            PeerEvent::Chat(ChannelEvent::Text(raw)) => self.chat_received(&raw),
+        }
+    }
+
+    fn chat_received(&self, raw: &str) {
+        match Frame::from_json(raw) {
+            Ok(Some(Frame::Chat { id, text, .. })) => {
+                let line = ChatLine {
+                    author: Author::Them,
+                    id: id.chars().take(MAX_MESSAGE_ID_CHARS).collect(),
+                    text: text.chars().take(chat::MAX_CHAT_CHARS).collect(),
+                    // Our own clock: the other device's may be off.
+                    time: local_clock_time(browser::now_ms()),
+                };
+                self.vm.chat_log.update(|log| {
+                    log.push(line);
+                });
+            }
+            Ok(None) => {}
+            Err(err) => warn!("chat: ignored a malformed message: {err}"),
+        }
+    }
+
+    fn peer_left(self: &Rc<Self>) {
+        if self.session.borrow().room.is_none() {
+            return;
+        }
+        self.apply(Trigger::PeerLeft);
+        // Answer with our own bye: it takes us out of the room on the server.
+        self.leave_room();
+    }
+
+    fn call_failed(self: &Rc<Self>, err: &str) {
+        warn!("call: {err}");
+        self.apply(Trigger::CallFailed(format!(
+            "The call could not be set up ({err})."
+        )));
+        self.leave_room();
+    }
+
+    // ----- ending -------------------------------------------------------------------------
+
+    /// Says `bye` to the server if we are in a room, then tears everything down.
+    fn leave_room(&self) {
+        let room = self.session.borrow().room.clone();
+        if let Some(room) = room {
+            self.send(&ClientMessage::Bye { room });
+        }
+        self.teardown();
+    }
+
+    /// Closes the call, stops every local track, clears both videos and forgets the room.
+    /// The socket stays open for the next call.
+    fn teardown(&self) {
+        let call = self.call.borrow_mut().take();
+        if let Some(mut call) = call {
+            call.close();
+        }
+        let media = self.media.borrow_mut().take();
+        if let Some(media) = media {
+            media.stop();
+        }
+        *self.session.borrow_mut() = Session::default();
+        self.attempt.set(self.attempt.get() + 1);
+        let vm = self.vm;
+        vm.local_stream.set(None);
+        vm.remote_stream.set(None);
+        vm.chat_open.set(false);
+        vm.media_note.set(None);
+        vm.starting.set(false);
+    }
+
+    /// Applies a trigger to the state machine and publishes the result.
+    fn apply(&self, trigger: Trigger) {
+        let vm = self.vm;
+        let current = vm.call_state.get_untracked();
+        let next = transition(current, &trigger);
+        if next.state != current {
+            vm.call_state.set(next.state);
+        }
+        if let Some(status) = next.status {
+            vm.link_copied.set(false);
+            vm.status.set(status);
+        }
+    }
+}
+
+/// Formats an instant as the local `HH:MM`.
+fn local_clock_time(epoch_ms: f64) -> String {
+    chat::clock_time(epoch_ms, browser::utc_offset_minutes(epoch_ms))
+}

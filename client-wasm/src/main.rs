@@ -1,0 +1,22 @@
+//! The visavis browser client: a Leptos (client-side rendered) app, compiled to WebAssembly,
+//! for two-person video calls. See `controller.rs` for how the parts fit together.
+
+mod browser;
+mod call;
+mod candidates;
+mod chat;
+mod components;
+mod controller;
+mod datachannel;
+mod js_error;
+mod link;
+mod media;
+mod model;
+mod signaling;
+mod state;
+
+fn main() {
+    // A panic would otherwise show only "unreachable" in the console.
+    console_error_panic_hook::set_once();
+    leptos::mount::mount_to_body(components::App);
+}

@@ -1,0 +1,576 @@
+//! The call's state machine: which of the six states the page is in, and what the status line
+//! says. Pure Rust with no browser types, so every transition is unit-tested natively.
+
+use visavis_shared::ErrorCode;
+
+/// Where the page is in a call. Its [`as_str`](CallState::as_str) value is published on
+/// `<body data-call-state>`, which automated tests read, so the names are a contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CallState {
+    /// Not in a room: the page just loaded, or a new attempt is starting.
+    #[default]
+    Idle,
+    /// In a room alone, waiting for the other person.
+    Waiting,
+    /// Two people in the room; the peer connection is not (or no longer) connected.
+    Connecting,
+    /// The peer connection is connected.
+    Connected,
+    /// The room already had two people; we were not admitted.
+    Full,
+    /// The call is over: we hung up, the other person left, or a connection was lost.
+    Ended,
+}
+
+impl CallState {
+    /// The value of the `data-call-state` attribute.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallState::Idle => "idle",
+            CallState::Waiting => "waiting",
+            CallState::Connecting => "connecting",
+            CallState::Connected => "connected",
+            CallState::Full => "full",
+            CallState::Ended => "ended",
+        }
+    }
+
+    /// Whether we hold a seat in a room (so hanging up makes sense).
+    pub fn in_room(self) -> bool {
+        matches!(
+            self,
+            CallState::Waiting | CallState::Connecting | CallState::Connected
+        )
+    }
+
+    /// Whether a new call may be started from here.
+    pub fn can_start(self) -> bool {
+        !self.in_room()
+    }
+}
+
+/// The peer connection's `connectionState`, mirrored here so the state machine stays free of
+/// browser types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkState {
+    /// `new`
+    New,
+    /// `connecting`
+    Connecting,
+    /// `connected`
+    Connected,
+    /// `disconnected`: media stopped flowing; the browser may still recover.
+    Disconnected,
+    /// `failed`: the browser gave up.
+    Failed,
+    /// `closed`: we closed it ourselves.
+    Closed,
+}
+
+/// Something that happened which may change the state or the status line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Trigger {
+    /// The person pressed Call: a new attempt starts by opening the camera.
+    Starting,
+    /// Media is ready and the `join` message is on its way.
+    Joining,
+    /// The server says we are first in the room; `link` is the address to share.
+    Created {
+        /// The room's shareable address.
+        link: String,
+    },
+    /// The server says we are second in the room.
+    Joined,
+    /// The other person arrived while we were waiting.
+    NewPeer,
+    /// The peer connection changed state.
+    Link(LinkState),
+    /// The room already had two people.
+    Full,
+    /// The other person left (the server sent `bye`).
+    PeerLeft,
+    /// We pressed Hang up.
+    HungUp,
+    /// The connection to the server closed or never opened.
+    ServerLost,
+    /// The server refused a message.
+    ServerError {
+        /// The machine-readable reason.
+        code: ErrorCode,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The room name field holds nothing usable.
+    InvalidRoomName,
+    /// Something failed locally but the call, if any, goes on (a chat message not sent).
+    LocalError(String),
+    /// The call could not be set up or kept going (no peer connection, a refused offer).
+    CallFailed(String),
+    /// The server could not be reached at all.
+    ServerUnreachable,
+}
+
+/// What the status line says.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Status {
+    /// The page just loaded.
+    #[default]
+    Ready,
+    /// Asking the browser for the camera and microphone.
+    OpeningMedia,
+    /// The join request is on its way.
+    Joining,
+    /// Alone in the room; `link` is shown with a Copy button.
+    Waiting {
+        /// The room's shareable address.
+        link: String,
+    },
+    /// Setting up the connection to the other person.
+    Connecting,
+    /// Talking.
+    Connected,
+    /// The connection dropped and the browser is trying to restore it.
+    Reconnecting,
+    /// The room already had two people.
+    RoomFull,
+    /// The other person left.
+    PeerLeft,
+    /// We hung up.
+    HungUp,
+    /// The connection to the other person could not be kept up.
+    ConnectionFailed,
+    /// The connection to the server was lost.
+    ServerLost,
+    /// Anything else that went wrong, in plain words.
+    Error(String),
+}
+
+/// How the status line should look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tone {
+    /// Neutral information.
+    Info,
+    /// Things are working.
+    Good,
+    /// Something ended or needs attention.
+    Warning,
+    /// Something failed.
+    Error,
+}
+
+impl Tone {
+    /// The CSS class for this tone.
+    pub fn class(self) -> &'static str {
+        match self {
+            Tone::Info => "tone-info",
+            Tone::Good => "tone-good",
+            Tone::Warning => "tone-warning",
+            Tone::Error => "tone-error",
+        }
+    }
+}
+
+impl Status {
+    /// The sentence shown to the person.
+    pub fn text(&self) -> String {
+        match self {
+            Status::Ready => "Choose a room name, then press Call.".into(),
+            Status::OpeningMedia => "Opening your camera and microphone…".into(),
+            Status::Joining => "Joining the room…".into(),
+            Status::Waiting { .. } => "Waiting for the other person. Send them this link:".into(),
+            Status::Connecting => "Connecting to the other person…".into(),
+            Status::Connected => "Connected.".into(),
+            Status::Reconnecting => "The connection was interrupted. Trying to reconnect…".into(),
+            Status::RoomFull => {
+                "This room is full: two people are already in it. Choose another name.".into()
+            }
+            Status::PeerLeft => "The other person left.".into(),
+            Status::HungUp => "You hung up.".into(),
+            Status::ConnectionFailed => "The connection to the other person was lost.".into(),
+            Status::ServerLost => "The connection to the server was lost.".into(),
+            Status::Error(text) => text.clone(),
+        }
+    }
+
+    /// The room link to show next to the text, if any.
+    pub fn link(&self) -> Option<&str> {
+        match self {
+            Status::Waiting { link } => Some(link),
+            _ => None,
+        }
+    }
+
+    /// How the line should look.
+    pub fn tone(&self) -> Tone {
+        match self {
+            Status::Ready
+            | Status::OpeningMedia
+            | Status::Joining
+            | Status::Waiting { .. }
+            | Status::Connecting => Tone::Info,
+            Status::Connected => Tone::Good,
+            Status::Reconnecting | Status::RoomFull | Status::PeerLeft | Status::HungUp => {
+                Tone::Warning
+            }
+            Status::ConnectionFailed | Status::ServerLost | Status::Error(_) => Tone::Error,
+        }
+    }
+}
+
+/// The outcome of a [`Trigger`]: the new state, and the new status if it changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Transition {
+    /// The state after the trigger.
+    pub state: CallState,
+    /// The new status line, or `None` to keep the current one.
+    pub status: Option<Status>,
+}
+
+impl Transition {
+    fn to(state: CallState, status: Status) -> Transition {
+        Transition {
+            state,
+            status: Some(status),
+        }
+    }
+
+    fn stay(state: CallState) -> Transition {
+        Transition {
+            state,
+            status: None,
+        }
+    }
+}
+
+/// Decides the new state and status from the current state and what happened.
+///
+/// Triggers that make no sense in the current state (a late `new_peer`, a peer connection event
+/// after the call ended) leave everything as it is, so stale browser events cannot corrupt the
+/// page.
+pub fn transition(state: CallState, trigger: &Trigger) -> Transition {
+    use CallState as S;
+    match trigger {
+        Trigger::Starting if state.can_start() => Transition::to(S::Idle, Status::OpeningMedia),
+        Trigger::Joining if state == S::Idle => Transition::to(S::Idle, Status::Joining),
+        Trigger::Created { link } if state == S::Idle => {
+            Transition::to(S::Waiting, Status::Waiting { link: link.clone() })
+        }
+        Trigger::Joined if state == S::Idle => Transition::to(S::Connecting, Status::Connecting),
+        Trigger::NewPeer if state == S::Waiting => {
+            Transition::to(S::Connecting, Status::Connecting)
+        }
+        Trigger::Link(link) => link_transition(state, *link),
+        Trigger::Full if state == S::Idle => Transition::to(S::Full, Status::RoomFull),
+        Trigger::PeerLeft if state.in_room() => Transition::to(S::Ended, Status::PeerLeft),
+        Trigger::HungUp if state.in_room() => Transition::to(S::Ended, Status::HungUp),
+        Trigger::ServerLost if state.in_room() => Transition::to(S::Ended, Status::ServerLost),
+        Trigger::ServerLost => Transition::to(state, Status::ServerLost),
+        Trigger::ServerError { code, message } => {
+            Transition::to(state, Status::Error(describe_error(*code, message)))
+        }
+        Trigger::InvalidRoomName => Transition::to(
+            state,
+            Status::Error(
+                "That room name has no usable characters. Use letters, digits, '.', '_' or '-'."
+                    .into(),
+            ),
+        ),
+        Trigger::LocalError(text) => Transition::to(state, Status::Error(text.clone())),
+        Trigger::CallFailed(text) => {
+            let next = if state.in_room() { S::Ended } else { state };
+            Transition::to(next, Status::Error(text.clone()))
+        }
+        Trigger::ServerUnreachable => Transition::to(
+            state,
+            Status::Error(
+                "Could not reach the server. Check your connection and try again.".into(),
+            ),
+        ),
+        _ => Transition::stay(state),
+    }
+}
+
+/// The part of [`transition`] driven by the peer connection's state.
+fn link_transition(state: CallState, link: LinkState) -> Transition {
+    use CallState as S;
+    match (state, link) {
+        (S::Connecting | S::Connected, LinkState::Connected) => {
+            Transition::to(S::Connected, Status::Connected)
+        }
+        (S::Connected, LinkState::Disconnected) => {
+            Transition::to(S::Connecting, Status::Reconnecting)
+        }
+        (S::Connecting | S::Connected, LinkState::Failed) => {
+            Transition::to(S::Ended, Status::ConnectionFailed)
+        }
+        _ => Transition::stay(state),
+    }
+}
+
+/// Puts a server error into plain words. The server's own message is kept where it adds detail
+/// (it never quotes what we sent, so it is safe to show).
+pub fn describe_error(code: ErrorCode, message: &str) -> String {
+    let plain = match code {
+        ErrorCode::InvalidRoom => return format!("The server refused the room name: {message}."),
+        ErrorCode::AlreadyInRoom => "The server thinks you are already in a room. Try again.",
+        ErrorCode::NotInRoom => "The server no longer has you in a room.",
+        ErrorCode::SdpTooLarge | ErrorCode::CandidateTooLarge => {
+            "Your browser produced connection details that are too large for the server."
+        }
+        ErrorCode::RateLimited => "Too many messages too fast: please wait a moment.",
+        ErrorCode::ServerBusy => "The server is busy. Please try again in a minute.",
+        ErrorCode::InvalidJson
+        | ErrorCode::UnknownType
+        | ErrorCode::InvalidMessage
+        | ErrorCode::BinaryFrame
+        | ErrorCode::Unknown => {
+            return if message.is_empty() {
+                "The server refused a message.".into()
+            } else {
+                format!("The server refused a message: {message}.")
+            };
+        }
+    };
+    plain.into()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn after(state: CallState, trigger: Trigger) -> CallState {
+        transition(state, &trigger).state
+    }
+
+    #[test]
+    fn every_state_has_the_attribute_value_the_tests_expect() {
+        let all = [
+            (CallState::Idle, "idle"),
+            (CallState::Waiting, "waiting"),
+            (CallState::Connecting, "connecting"),
+            (CallState::Connected, "connected"),
+            (CallState::Full, "full"),
+            (CallState::Ended, "ended"),
+        ];
+        for (state, name) in all {
+            assert_eq!(state.as_str(), name);
+        }
+    }
+
+    #[test]
+    fn the_page_starts_idle() {
+        assert_eq!(CallState::default(), CallState::Idle);
+        assert_eq!(Status::default(), Status::Ready);
+    }
+
+    #[test]
+    fn the_first_person_waits_with_a_link_to_share() {
+        let t = transition(
+            CallState::Idle,
+            &Trigger::Created {
+                link: "https://example.org/r/abc".into(),
+            },
+        );
+        assert_eq!(t.state, CallState::Waiting);
+        assert_eq!(
+            t.status.as_ref().and_then(Status::link),
+            Some("https://example.org/r/abc")
+        );
+    }
+
+    #[test]
+    fn the_caller_connects_when_the_other_person_arrives() {
+        assert_eq!(
+            after(CallState::Waiting, Trigger::NewPeer),
+            CallState::Connecting
+        );
+    }
+
+    #[test]
+    fn the_callee_starts_connecting_when_admitted() {
+        assert_eq!(
+            after(CallState::Idle, Trigger::Joined),
+            CallState::Connecting
+        );
+    }
+
+    #[test]
+    fn a_connected_peer_connection_means_connected() {
+        let t = transition(CallState::Connecting, &Trigger::Link(LinkState::Connected));
+        assert_eq!(t.state, CallState::Connected);
+        assert_eq!(t.status, Some(Status::Connected));
+    }
+
+    #[test]
+    fn intermediate_peer_connection_states_keep_connecting() {
+        for link in [LinkState::New, LinkState::Connecting] {
+            assert_eq!(
+                after(CallState::Connecting, Trigger::Link(link)),
+                CallState::Connecting
+            );
+        }
+    }
+
+    #[test]
+    fn a_dropped_connection_goes_back_to_connecting_and_says_so() {
+        let t = transition(
+            CallState::Connected,
+            &Trigger::Link(LinkState::Disconnected),
+        );
+        assert_eq!(t.state, CallState::Connecting);
+        assert_eq!(t.status, Some(Status::Reconnecting));
+        assert_eq!(
+            after(CallState::Connecting, Trigger::Link(LinkState::Connected)),
+            CallState::Connected
+        );
+    }
+
+    #[test]
+    fn a_failed_connection_ends_the_call() {
+        assert_eq!(
+            after(CallState::Connected, Trigger::Link(LinkState::Failed)),
+            CallState::Ended
+        );
+    }
+
+    #[test]
+    fn peer_connection_events_after_the_call_ended_change_nothing() {
+        let t = transition(CallState::Ended, &Trigger::Link(LinkState::Connected));
+        assert_eq!(t, Transition::stay(CallState::Ended));
+    }
+
+    #[test]
+    fn a_full_room_is_reported() {
+        let t = transition(CallState::Idle, &Trigger::Full);
+        assert_eq!(t.state, CallState::Full);
+        assert_eq!(t.status, Some(Status::RoomFull));
+    }
+
+    #[test]
+    fn the_other_person_leaving_ends_the_call_from_any_in_room_state() {
+        for state in [
+            CallState::Waiting,
+            CallState::Connecting,
+            CallState::Connected,
+        ] {
+            let t = transition(state, &Trigger::PeerLeft);
+            assert_eq!(t.state, CallState::Ended);
+            assert_eq!(
+                t.status.map(|s| s.text()),
+                Some("The other person left.".into())
+            );
+        }
+    }
+
+    #[test]
+    fn hanging_up_ends_the_call() {
+        let t = transition(CallState::Connected, &Trigger::HungUp);
+        assert_eq!(t.state, CallState::Ended);
+        assert_eq!(t.status, Some(Status::HungUp));
+    }
+
+    #[test]
+    fn hanging_up_outside_a_room_changes_nothing() {
+        assert_eq!(
+            transition(CallState::Idle, &Trigger::HungUp),
+            Transition::stay(CallState::Idle)
+        );
+    }
+
+    #[test]
+    fn a_new_call_can_start_after_an_ended_or_full_call() {
+        for state in [CallState::Ended, CallState::Full, CallState::Idle] {
+            let t = transition(state, &Trigger::Starting);
+            assert_eq!(t.state, CallState::Idle);
+            assert_eq!(t.status, Some(Status::OpeningMedia));
+        }
+    }
+
+    #[test]
+    fn a_new_call_cannot_start_while_in_a_room() {
+        assert_eq!(
+            after(CallState::Connected, Trigger::Starting),
+            CallState::Connected
+        );
+    }
+
+    #[test]
+    fn a_late_new_peer_is_ignored() {
+        assert_eq!(after(CallState::Ended, Trigger::NewPeer), CallState::Ended);
+        assert_eq!(after(CallState::Idle, Trigger::NewPeer), CallState::Idle);
+    }
+
+    #[test]
+    fn losing_the_server_ends_a_call_but_not_an_idle_page() {
+        assert_eq!(
+            after(CallState::Connected, Trigger::ServerLost),
+            CallState::Ended
+        );
+        let t = transition(CallState::Idle, &Trigger::ServerLost);
+        assert_eq!(t.state, CallState::Idle);
+        assert_eq!(t.status, Some(Status::ServerLost));
+    }
+
+    #[test]
+    fn a_server_error_keeps_the_state_and_shows_plain_words() {
+        let t = transition(
+            CallState::Connected,
+            &Trigger::ServerError {
+                code: ErrorCode::RateLimited,
+                message: "slow down".into(),
+            },
+        );
+        assert_eq!(t.state, CallState::Connected);
+        let status = t.status.unwrap_or_default();
+        assert_eq!(status.tone(), Tone::Error);
+        assert!(status.text().contains("wait a moment"));
+    }
+
+    #[test]
+    fn a_call_that_cannot_be_set_up_ends_with_an_error() {
+        let t = transition(CallState::Connecting, &Trigger::CallFailed("no way".into()));
+        assert_eq!(t.state, CallState::Ended);
+        assert_eq!(t.status, Some(Status::Error("no way".into())));
+    }
+
+    #[test]
+    fn a_local_error_does_not_end_the_call() {
+        let t = transition(
+            CallState::Connected,
+            &Trigger::LocalError("not sent".into()),
+        );
+        assert_eq!(t.state, CallState::Connected);
+        assert_eq!(t.status.map(|s| s.tone()), Some(Tone::Error));
+    }
+
+    #[test]
+    fn an_unreachable_server_keeps_the_page_idle_and_says_so() {
+        let t = transition(CallState::Idle, &Trigger::ServerUnreachable);
+        assert_eq!(t.state, CallState::Idle);
+        assert!(t
+            .status
+            .is_some_and(|s| s.text().contains("Could not reach the server")));
+    }
+
+    #[test]
+    fn an_unknown_error_code_shows_the_server_message() {
+        let text = describe_error(ErrorCode::Unknown, "something new");
+        assert!(text.contains("something new"));
+    }
+
+    #[test]
+    fn only_the_waiting_status_carries_a_link() {
+        assert_eq!(Status::Connected.link(), None);
+        assert_eq!(Status::Waiting { link: "x".into() }.link(), Some("x"));
+    }
+
+    #[test]
+    fn hang_up_is_possible_exactly_in_the_in_room_states() {
+        assert!(CallState::Waiting.in_room());
+        assert!(CallState::Connecting.in_room());
+        assert!(CallState::Connected.in_room());
+        assert!(!CallState::Idle.in_room());
+        assert!(!CallState::Full.in_room());
+        assert!(!CallState::Ended.in_room());
+    }
+}
