@@ -1,0 +1,1237 @@
+//! Shared helpers for the browser end-to-end tests: the app under test, the WebDriver process,
+//! one browser session per simulated person, page helpers that poll page state, and diagnostics
+//! (screenshots and browser console logs) when a test fails.
+//!
+//! A test is written as
+//!
+//! ```text
+//! #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+//! async fn something_works() {
+//!     run_browser_test(|ctx| async move {
+//!         let alice = ctx.person("alice").await;
+//!         alice.open("/r/some-room").await;
+//!         // ...
+//!     })
+//!     .await;
+//! }
+//! ```
+//!
+//! Every wait polls the page (about every 100 ms) until a condition holds or a timeout passes;
+//! nothing waits by sleeping a fixed time. Browser tests run one at a time within a process
+//! (see [`TestContext::start`]), because each one starts several browsers and the machines that
+//! run them are small.
+
+use std::any::Any;
+use std::future::Future;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use anyhow::{bail, Context as _};
+use clap::Parser as _;
+use fantoccini::wd::{Capabilities, TimeoutConfiguration, WebDriverCompatibleCommand};
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
+
+/// How long a page may take to load and start the app (the WASM module is compiled on load,
+/// which is slow with several browsers on two cores).
+pub const PAGE_LOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// How long two people may take to get from clicking Call to `connected`.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a remote video may take to show decoded, moving frames once connected.
+pub const VIDEO_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long anything else the page does in response to a click may take.
+pub const STEP_TIMEOUT: Duration = Duration::from_secs(20);
+/// The upper bound for one whole browser test, diagnostics aside.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(360);
+
+/// How often page state is polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(100);
+
+/// Browser tests in one process run one at a time: each starts two or three browsers.
+static BROWSER_TEST_SLOTS: Semaphore = Semaphore::const_new(1);
+
+// ---------------------------------------------------------------------------------------------
+// Locations
+// ---------------------------------------------------------------------------------------------
+
+/// The root of the cargo workspace (the parent of this crate's directory).
+pub fn workspace_root() -> PathBuf {
+    let manifest_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| manifest_dir.to_path_buf())
+}
+
+/// The client build served by the app. Panics if it has not been built: a browser test that
+/// cannot run must fail loudly rather than pass by skipping.
+pub fn dist_dir() -> PathBuf {
+    let dist = workspace_root().join("dist");
+    if !dist.join("index.html").is_file() {
+        panic!(
+            "{} is missing: the browser tests need the client build. \
+             Run `trunk build --release` first (it builds client-wasm into {}).",
+            dist.join("index.html").display(),
+            dist.display()
+        );
+    }
+    dist
+}
+
+/// The cargo target directory (`CARGO_TARGET_DIR` if set, else `<workspace>/target`).
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => {
+            let dir = PathBuf::from(dir);
+            if dir.is_absolute() {
+                dir
+            } else {
+                workspace_root().join(dir)
+            }
+        }
+        None => workspace_root().join("target"),
+    }
+}
+
+/// Where failing tests leave screenshots and browser logs.
+pub fn screenshot_dir() -> PathBuf {
+    target_dir().join("e2e-screenshots")
+}
+
+/// A room name no other test (or earlier run) uses: `<prefix>-<time>-<counter>`.
+pub fn unique_room(prefix: &str) -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let millis = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() % 1_000_000_000)
+        .unwrap_or(0);
+    format!("{prefix}-{millis}-{n}")
+}
+
+/// Asks the OS for a free TCP port on the loopback interface.
+fn free_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a probe port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+// ---------------------------------------------------------------------------------------------
+// The app under test
+// ---------------------------------------------------------------------------------------------
+
+/// Asks the running server to stop; the future ends once it has.
+type StopServer = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
+
+/// The visavis server, running in this process on a free loopback port over plain HTTP.
+pub struct TestApp {
+    port: u16,
+    _data_dir: tempfile::TempDir,
+    stop: StopServer,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl TestApp {
+    /// Builds and starts the app, serving [`dist_dir`], with no STUN servers.
+    pub async fn start() -> anyhow::Result<TestApp> {
+        let dist = dist_dir();
+        let data_dir = tempfile::Builder::new()
+            .prefix("visavis-e2e-data-")
+            .tempdir()
+            .context("creating the data directory")?;
+        let args: Vec<std::ffi::OsString> = vec![
+            "visavis".into(),
+            "--no-tls".into(),
+            "--rate-limit-exempt-loopback".into(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--static-dir".into(),
+            dist.into_os_string(),
+            "--data-dir".into(),
+            data_dir.path().as_os_str().to_owned(),
+            "--stun".into(),
+            "".into(),
+        ];
+        let config = visavis::config::Config::parse_from(args);
+        let app = visavis::startup::Application::build(config)
+            .await
+            .context("building the visavis application")?;
+        let port = app.port();
+        let handle = app.handle();
+        let stop: StopServer = Box::new(move || {
+            let handle = handle.clone();
+            Box::pin(async move { handle.stop(false).await })
+        });
+        let server = tokio::spawn(async move {
+            if let Err(error) = app.run_until_stopped().await {
+                eprintln!("visavis server stopped with an error: {error:#}");
+            }
+        });
+        Ok(TestApp {
+            port,
+            _data_dir: data_dir,
+            stop,
+            server,
+        })
+    }
+
+    /// The port the app listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The app's base URL, `http://127.0.0.1:<port>` (a secure context, so cameras work).
+    pub fn base_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl TestApp {
+    /// Stops the server (without waiting for open connections to finish).
+    pub async fn stop(&self) {
+        if tokio::time::timeout(Duration::from_secs(10), (self.stop)())
+            .await
+            .is_err()
+        {
+            eprintln!("the visavis server did not stop within 10 s");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Browsers and their WebDriver servers
+// ---------------------------------------------------------------------------------------------
+
+/// Which browser the tests drive. Each kind knows its binaries, how to start its WebDriver
+/// server and the capabilities for a fresh, camera-faking, headless session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrowserKind {
+    /// Debian's Chromium driven by chromedriver.
+    Chromium,
+}
+
+impl BrowserKind {
+    /// The browser chosen by `VISAVIS_E2E_BROWSER` (`chromium`, the default).
+    pub fn from_env() -> BrowserKind {
+        match std::env::var("VISAVIS_E2E_BROWSER").as_deref() {
+            Ok("chromium") | Ok("chrome") | Ok("") | Err(_) => BrowserKind::Chromium,
+            Ok(other) => panic!("VISAVIS_E2E_BROWSER={other:?} is not a browser these tests know"),
+        }
+    }
+
+    /// The short name used in messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "chromium",
+        }
+    }
+
+    /// The browser executable.
+    pub fn browser_binary(self) -> PathBuf {
+        match self {
+            BrowserKind::Chromium => PathBuf::from("/usr/bin/chromium"),
+        }
+    }
+
+    /// The WebDriver server executable.
+    pub fn driver_binary(self) -> PathBuf {
+        match self {
+            BrowserKind::Chromium => PathBuf::from("/usr/bin/chromedriver"),
+        }
+    }
+
+    /// Panics with an install hint unless both binaries are present.
+    pub fn require_installed(self) {
+        for binary in [self.browser_binary(), self.driver_binary()] {
+            if !binary.is_file() {
+                panic!(
+                    "{} is missing: the browser tests need {} and its WebDriver server \
+                     (on Debian: `apt-get install chromium chromium-driver`).",
+                    binary.display(),
+                    self.name()
+                );
+            }
+        }
+    }
+
+    fn driver_args(self, port: u16) -> Vec<String> {
+        match self {
+            BrowserKind::Chromium => vec![format!("--port={port}")],
+        }
+    }
+
+    /// The capabilities of a new session whose profile lives in `profile_dir`.
+    pub fn capabilities(self, profile_dir: &Path) -> Capabilities {
+        let mut caps = Capabilities::new();
+        match self {
+            BrowserKind::Chromium => {
+                let args = vec![
+                    "--headless=new".to_owned(),
+                    "--no-sandbox".to_owned(),
+                    "--disable-gpu".to_owned(),
+                    "--disable-dev-shm-usage".to_owned(),
+                    "--use-fake-device-for-media-stream".to_owned(),
+                    "--use-fake-ui-for-media-stream".to_owned(),
+                    "--autoplay-policy=no-user-gesture-required".to_owned(),
+                    "--disable-background-networking".to_owned(),
+                    "--disable-component-update".to_owned(),
+                    "--disable-sync".to_owned(),
+                    "--no-first-run".to_owned(),
+                    "--disable-quic".to_owned(),
+                    "--window-size=1280,800".to_owned(),
+                    format!("--user-data-dir={}", profile_dir.display()),
+                ];
+                caps.insert("browserName".to_owned(), json!("chrome"));
+                caps.insert(
+                    "goog:chromeOptions".to_owned(),
+                    json!({ "binary": self.browser_binary(), "args": args }),
+                );
+                caps.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
+            }
+        }
+        caps
+    }
+}
+
+/// A WebDriver server running as a child process; killed when dropped.
+pub struct DriverProcess {
+    child: Child,
+    port: u16,
+}
+
+impl DriverProcess {
+    /// Starts the WebDriver server for `kind` on a free port and waits until its `/status`
+    /// says it is ready.
+    pub async fn start(kind: BrowserKind) -> anyhow::Result<DriverProcess> {
+        kind.require_installed();
+        let port = free_port()?;
+        let child = Command::new(kind.driver_binary())
+            .args(kind.driver_args(port))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("starting {}", kind.driver_binary().display()))?;
+        let mut driver = DriverProcess { child, port };
+        driver.wait_until_ready(Duration::from_secs(20)).await?;
+        Ok(driver)
+    }
+
+    /// The URL sessions connect to.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    async fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                bail!("the WebDriver server exited before it was ready ({status})");
+            }
+            let last = match driver_status(self.port).await {
+                Ok(body) => {
+                    let compact: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+                    if compact.contains("\"ready\":true") {
+                        return Ok(());
+                    }
+                    body
+                }
+                Err(error) => format!("{error:#}"),
+            };
+            if Instant::now() >= deadline {
+                bail!(
+                    "the WebDriver server on port {} was not ready after {timeout:?}; last: {last}",
+                    self.port
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+}
+
+/// `GET /status` of a WebDriver server, over a bare HTTP/1.1 exchange.
+async fn driver_status(port: u16) -> anyhow::Result<String> {
+    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    let exchange = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await?;
+        // Chromedriver answers HTTP/1.0 requests with nothing, so this is HTTP/1.1.
+        let request =
+            format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        stream.write_all(request.as_bytes()).await?;
+        // Chromedriver may keep the connection open: read until the body is complete.
+        let mut response = Vec::new();
+        let mut chunk = [0u8; 4096];
+        loop {
+            let read = stream.read(&mut chunk).await?;
+            if read == 0 {
+                break;
+            }
+            response.extend_from_slice(&chunk[..read]);
+            if http_response_complete(&response) {
+                break;
+            }
+        }
+        let text = String::from_utf8_lossy(&response).into_owned();
+        let body = text.split_once("\r\n\r\n").map(|(_, body)| body.to_owned());
+        anyhow::Ok(body.unwrap_or(text))
+    };
+    tokio::time::timeout(Duration::from_secs(2), exchange)
+        .await
+        .context("the status request timed out")?
+}
+
+/// Whether `response` holds a whole HTTP response with a `Content-Length` body.
+fn http_response_complete(response: &[u8]) -> bool {
+    let text = String::from_utf8_lossy(response);
+    let Some((head, body)) = text.split_once("\r\n\r\n") else {
+        return false;
+    };
+    let length = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        if name.trim().eq_ignore_ascii_case("content-length") {
+            value.trim().parse::<usize>().ok()
+        } else {
+            None
+        }
+    });
+    match length {
+        Some(length) => body.len() >= length,
+        None => false,
+    }
+}
+
+impl Drop for DriverProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Chromedriver's (non-W3C) log endpoint, for the browser console.
+#[derive(Debug)]
+struct GetBrowserLog;
+
+impl WebDriverCompatibleCommand for GetBrowserLog {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/se/log",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "type": "browser" }).to_string()),
+        )
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A test's world: the app, the WebDriver server, the people
+// ---------------------------------------------------------------------------------------------
+
+struct SessionRecord {
+    name: String,
+    client: Client,
+    /// The browser's main process, as its WebDriver server reported it, if it did.
+    browser_pid: Option<u32>,
+    _profile: tempfile::TempDir,
+}
+
+struct ContextInner {
+    test_name: String,
+    browser: BrowserKind,
+    app: TestApp,
+    driver: DriverProcess,
+    sessions: Mutex<Vec<SessionRecord>>,
+    _slot: SemaphorePermit<'static>,
+}
+
+impl Drop for ContextInner {
+    /// Browsers whose sessions were not closed (the test's process is failing) would outlive
+    /// their WebDriver server: end them by their process id.
+    fn drop(&mut self) {
+        for session in self.sessions.get_mut().drain(..) {
+            if let Some(pid) = session.browser_pid {
+                let _ = Command::new("kill")
+                    .arg(pid.to_string())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+            }
+        }
+    }
+}
+
+/// Everything one browser test runs against. Cheap to clone.
+#[derive(Clone)]
+pub struct TestContext {
+    inner: Arc<ContextInner>,
+}
+
+impl TestContext {
+    /// Waits for this process's browser-test slot, then starts the app and the WebDriver server.
+    pub async fn start(test_name: &str) -> anyhow::Result<TestContext> {
+        let browser = BrowserKind::from_env();
+        browser.require_installed();
+        dist_dir();
+        let slot = BROWSER_TEST_SLOTS
+            .acquire()
+            .await
+            .context("the browser-test semaphore was closed")?;
+        let app = TestApp::start().await?;
+        let driver = DriverProcess::start(browser).await?;
+        Ok(TestContext {
+            inner: Arc::new(ContextInner {
+                test_name: test_name.to_owned(),
+                browser,
+                app,
+                driver,
+                sessions: Mutex::new(Vec::new()),
+                _slot: slot,
+            }),
+        })
+    }
+
+    /// The app under test.
+    pub fn app(&self) -> &TestApp {
+        &self.inner.app
+    }
+
+    /// The name of the running test (used to name screenshots).
+    pub fn test_name(&self) -> &str {
+        &self.inner.test_name
+    }
+
+    /// Starts a new browser session with its own fresh profile, as a separate person.
+    pub async fn person(&self, name: &str) -> Person {
+        match self.try_person(name).await {
+            Ok(person) => person,
+            Err(error) => panic!("could not start a browser for {name}: {error:#}"),
+        }
+    }
+
+    async fn try_person(&self, name: &str) -> anyhow::Result<Person> {
+        let browser = self.inner.browser;
+        let profile = tempfile::Builder::new()
+            .prefix(&format!("visavis-e2e-{}-", browser.name()))
+            .tempdir()
+            .context("creating a browser profile directory")?;
+        // The driver listens on plain HTTP on loopback, so the client needs no TLS stack at all
+        // (which also keeps a second crypto library out of the build).
+        let client = ClientBuilder::new(HttpConnector::new())
+            .capabilities(browser.capabilities(profile.path()))
+            .connect(&self.inner.driver.url())
+            .await
+            .with_context(|| format!("opening a {} session", browser.name()))?;
+        client
+            .update_timeouts(TimeoutConfiguration::new(
+                Some(Duration::from_secs(60)),
+                Some(PAGE_LOAD_TIMEOUT),
+                Some(Duration::ZERO),
+            ))
+            .await
+            .context("setting the session timeouts")?;
+        let browser_pid = client
+            .capabilities()
+            .and_then(|caps| caps.get("goog:processID"))
+            .and_then(Value::as_u64)
+            .and_then(|pid| u32::try_from(pid).ok());
+        self.inner.sessions.lock().await.push(SessionRecord {
+            name: name.to_owned(),
+            client: client.clone(),
+            browser_pid,
+            _profile: profile,
+        });
+        Ok(Person {
+            name: name.to_owned(),
+            client,
+            base_url: self.inner.app.base_url(),
+            browser,
+        })
+    }
+
+    /// Best effort: saves a screenshot and the console log of every browser of this test to
+    /// [`screenshot_dir`] as `<test>-<n>.png` and `<test>-<n>.log` (n counts from 1 in the order
+    /// the people were started).
+    pub async fn save_diagnostics(&self) {
+        let dir = screenshot_dir();
+        if let Err(error) = std::fs::create_dir_all(&dir) {
+            eprintln!("could not create {}: {error}", dir.display());
+            return;
+        }
+        let test = sanitize_file_name(&self.inner.test_name);
+        let sessions = self.inner.sessions.lock().await;
+        for (index, session) in sessions.iter().enumerate() {
+            let n = index + 1;
+            let person = Person {
+                name: session.name.clone(),
+                client: session.client.clone(),
+                base_url: self.inner.app.base_url(),
+                browser: self.inner.browser,
+            };
+            let png = dir.join(format!("{test}-{n}.png"));
+            let shot = tokio::time::timeout(Duration::from_secs(15), person.client.screenshot());
+            match shot.await {
+                Ok(Ok(bytes)) => match std::fs::write(&png, bytes) {
+                    Ok(()) => eprintln!("screenshot of {}: {}", session.name, png.display()),
+                    Err(error) => eprintln!("could not write {}: {error}", png.display()),
+                },
+                Ok(Err(error)) => eprintln!("no screenshot of {}: {error}", session.name),
+                Err(_) => eprintln!("no screenshot of {}: timed out", session.name),
+            }
+            let mut report = String::new();
+            let state = tokio::time::timeout(Duration::from_secs(5), person.describe()).await;
+            report.push_str(&format!(
+                "person: {}\npage: {}\n\nbrowser console:\n",
+                session.name,
+                state.unwrap_or_else(|_| "(timed out)".to_owned())
+            ));
+            match tokio::time::timeout(Duration::from_secs(10), person.console_log()).await {
+                Ok(lines) => {
+                    for line in lines {
+                        report.push_str(&line);
+                        report.push('\n');
+                    }
+                }
+                Err(_) => report.push_str("(timed out reading the console log)\n"),
+            }
+            let log = dir.join(format!("{test}-{n}.log"));
+            eprintln!("---- {} ({}) ----\n{report}", session.name, log.display());
+            if let Err(error) = std::fs::write(&log, report) {
+                eprintln!("could not write {}: {error}", log.display());
+            }
+        }
+    }
+
+    /// Ends every browser session (so the browsers exit). The WebDriver server and the app stop
+    /// when the last clone of the context is dropped.
+    pub async fn close_browsers(&self) {
+        let sessions: Vec<SessionRecord> = self.inner.sessions.lock().await.drain(..).collect();
+        for session in sessions {
+            let closing = tokio::time::timeout(Duration::from_secs(20), session.client.close());
+            match closing.await {
+                Ok(Ok(())) => {}
+                Ok(Err(error)) => eprintln!("closing {}'s browser failed: {error}", session.name),
+                Err(_) => eprintln!("closing {}'s browser timed out", session.name),
+            }
+        }
+    }
+}
+
+fn sanitize_file_name(name: &str) -> String {
+    let cleaned: String = name
+        .rsplit("::")
+        .next()
+        .unwrap_or(name)
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if cleaned.is_empty() {
+        "test".to_owned()
+    } else {
+        cleaned
+    }
+}
+
+/// The running test's name: libtest names the test's thread after it.
+fn current_test_name() -> String {
+    std::thread::current()
+        .name()
+        .filter(|name| *name != "main")
+        .unwrap_or("browser-test")
+        .to_owned()
+}
+
+/// Runs one browser test: starts the app and a WebDriver server (one test at a time per
+/// process), runs `body`, and if it panics or overruns [`TEST_TIMEOUT`], saves screenshots and
+/// console logs of every browser before failing. Browsers are always closed.
+///
+/// Call it from the test function itself (not from a spawned task), so the test's name is
+/// known.
+pub async fn run_browser_test<F, Fut>(body: F)
+where
+    F: FnOnce(TestContext) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let test_name = current_test_name();
+    let ctx = match TestContext::start(&test_name).await {
+        Ok(ctx) => ctx,
+        Err(error) => panic!("could not set up the browser test {test_name}: {error:#}"),
+    };
+    let outcome = tokio::spawn(tokio::time::timeout(TEST_TIMEOUT, body(ctx.clone()))).await;
+    let failure: Option<Box<dyn Any + Send>> = match outcome {
+        Ok(Ok(())) => None,
+        Ok(Err(_elapsed)) => Some(Box::new(format!(
+            "{test_name} did not finish within {TEST_TIMEOUT:?}"
+        ))),
+        Err(join_error) if join_error.is_panic() => Some(join_error.into_panic()),
+        Err(join_error) => Some(Box::new(format!("{test_name} was cancelled: {join_error}"))),
+    };
+    if failure.is_some() {
+        ctx.save_diagnostics().await;
+    }
+    ctx.close_browsers().await;
+    ctx.app().stop().await;
+    drop(ctx);
+    if let Some(payload) = failure {
+        if let Some(message) = payload.downcast_ref::<String>() {
+            eprintln!("browser test failed: {message}");
+        }
+        std::panic::resume_unwind(payload);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// A person: one browser session and the page helpers
+// ---------------------------------------------------------------------------------------------
+
+/// What a `<video>` element shows at one moment.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct VideoSample {
+    /// `videoWidth`: 0 until a frame of the stream is known.
+    pub width: u64,
+    /// `videoHeight`.
+    pub height: u64,
+    /// `getVideoPlaybackQuality().totalVideoFrames`.
+    pub frames: u64,
+}
+
+/// What the hang-up script saw on the page that hung up.
+#[derive(Debug, Clone)]
+pub struct HangUpReport {
+    /// The call state when the script returned (`ended` unless it gave up).
+    pub state: String,
+    /// `kind:readyState` of every track of the local stream taken before the click.
+    pub tracks: Vec<String>,
+    /// Whether there was at least one track and all of them had ended.
+    pub all_tracks_ended: bool,
+}
+
+/// One simulated person: a browser session with its own profile.
+#[derive(Clone)]
+pub struct Person {
+    name: String,
+    client: Client,
+    base_url: String,
+    browser: BrowserKind,
+}
+
+impl Person {
+    /// The person's name in messages.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The underlying WebDriver client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Navigates to `page_path` (e.g. `/r/room`) of the app and waits until the app has
+    /// rendered its call controls and published a call state.
+    pub async fn open(&self, page_path: &str) {
+        let url = format!("{}{}", self.base_url, page_path);
+        if let Err(error) = self.client.goto(&url).await {
+            panic!("{} could not open {url}: {error}", self.name);
+        }
+        self.wait_until(
+            "document.getElementById('callButton') !== null \
+             && document.getElementById('roomName') !== null \
+             && typeof document.body.dataset.callState === 'string'",
+            PAGE_LOAD_TIMEOUT,
+            &format!("the app to render on {url}"),
+        )
+        .await;
+    }
+
+    /// Waits until the element with this id exists and is enabled, as a person waits for a
+    /// greyed-out control before using it.
+    pub async fn wait_for_enabled(&self, id: &str) {
+        let literal = json!(id).to_string();
+        self.wait_until(
+            &format!(
+                "document.getElementById({literal}) !== null \
+                 && !document.getElementById({literal}).disabled"
+            ),
+            STEP_TIMEOUT,
+            &format!("#{id} to be enabled"),
+        )
+        .await;
+    }
+
+    /// Clicks the element with this id, once it is enabled.
+    pub async fn click(&self, id: &str) {
+        self.wait_for_enabled(id).await;
+        let element = self.find(id).await;
+        if let Err(error) = element.click().await {
+            panic!(
+                "{} could not click #{id}: {error} (call state: {})",
+                self.name,
+                self.call_state().await
+            );
+        }
+    }
+
+    /// Replaces the content of the input with this id by `text`, typed key by key, once the
+    /// input is enabled.
+    pub async fn type_into(&self, id: &str, text: &str) {
+        self.wait_for_enabled(id).await;
+        let element = self.find(id).await;
+        if let Err(error) = element.clear().await {
+            panic!("{} could not clear #{id}: {error}", self.name);
+        }
+        if let Err(error) = element.send_keys(text).await {
+            panic!("{} could not type into #{id}: {error}", self.name);
+        }
+    }
+
+    /// Presses Enter in the element with this id, once it is enabled.
+    pub async fn press_enter(&self, id: &str) {
+        self.wait_for_enabled(id).await;
+        let element = self.find(id).await;
+        let enter = fantoccini::key::Key::Enter.to_string();
+        if let Err(error) = element.send_keys(&enter).await {
+            panic!("{} could not press Enter in #{id}: {error}", self.name);
+        }
+    }
+
+    async fn find(&self, id: &str) -> fantoccini::elements::Element {
+        match self.client.find(Locator::Id(id)).await {
+            Ok(element) => element,
+            Err(error) => panic!(
+                "{} has no element #{id}: {error} (call state: {})",
+                self.name,
+                self.call_state().await
+            ),
+        }
+    }
+
+    /// Runs a script (a function body, `return` gives the result) in the page.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Value {
+        match self.client.execute(script, args).await {
+            Ok(value) => value,
+            Err(error) => panic!("{}: script failed: {error}\nscript: {script}", self.name),
+        }
+    }
+
+    /// `document.body.dataset.callState`, or `<unset>` / `<unreadable: ...>`.
+    pub async fn call_state(&self) -> String {
+        let read = self
+            .client
+            .execute(
+                "return document.body ? document.body.dataset.callState ?? null : null;",
+                vec![],
+            )
+            .await;
+        match read {
+            Ok(Value::String(state)) => state,
+            Ok(Value::Null) => "<unset>".to_owned(),
+            Ok(other) => format!("<unexpected: {other}>"),
+            Err(error) => format!("<unreadable: {error}>"),
+        }
+    }
+
+    /// The `textContent` of the element with this id (empty if there is none).
+    pub async fn text_of(&self, id: &str) -> String {
+        let value = self
+            .execute(
+                "const e = document.getElementById(arguments[0]); return e ? e.textContent : '';",
+                vec![json!(id)],
+            )
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Polls `js_expression` (a JavaScript expression) about every 100 ms until it is truthy;
+    /// panics after `timeout` with `description` and the last call state.
+    pub async fn wait_until(&self, js_expression: &str, timeout: Duration, description: &str) {
+        let script = format!("return !!({js_expression});");
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last_error = match self.client.execute(&script, vec![]).await {
+                Ok(Value::Bool(true)) => return,
+                Ok(_) => None,
+                Err(error) => Some(error.to_string()),
+            };
+            if Instant::now() >= deadline {
+                let state = self.call_state().await;
+                let status = self.status_text().await;
+                panic!(
+                    "{}: timed out after {timeout:?} waiting for {description}\n\
+                     last call state: {state}\nstatus line: {status:?}\n\
+                     condition: {js_expression}{}",
+                    self.name,
+                    last_error
+                        .map(|e| format!("\nlast script error: {e}"))
+                        .unwrap_or_default()
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Waits until the call state is `expected`.
+    pub async fn wait_for_call_state(&self, expected: &str, timeout: Duration) {
+        let literal = json!(expected).to_string();
+        self.wait_until(
+            &format!("document.body.dataset.callState === {literal}"),
+            timeout,
+            &format!("call state {expected:?}"),
+        )
+        .await;
+    }
+
+    /// The text of the status line (`#status`), or `<none>`.
+    pub async fn status_text(&self) -> String {
+        let read = self
+            .client
+            .execute(
+                "const e = document.getElementById('status'); return e ? e.textContent : null;",
+                vec![],
+            )
+            .await;
+        match read {
+            Ok(Value::String(text)) => text,
+            Ok(_) => "<none>".to_owned(),
+            Err(error) => format!("<unreadable: {error}>"),
+        }
+    }
+
+    /// What the `<video>` element with this id shows now (`None` if there is no such element
+    /// or the page could not be read).
+    pub async fn video_sample(&self, id: &str) -> Option<VideoSample> {
+        let value = self
+            .client
+            .execute(
+                "const v = document.getElementById(arguments[0]);\n\
+                 if (!v || typeof v.videoWidth !== 'number') return null;\n\
+                 const q = typeof v.getVideoPlaybackQuality === 'function'\n\
+                     ? v.getVideoPlaybackQuality() : null;\n\
+                 return { width: v.videoWidth, height: v.videoHeight,\n\
+                          frames: q ? q.totalVideoFrames : 0 };",
+                vec![json!(id)],
+            )
+            .await
+            .ok()?;
+        Some(VideoSample {
+            width: value.get("width")?.as_u64()?,
+            height: value.get("height")?.as_u64()?,
+            frames: value.get("frames")?.as_u64()?,
+        })
+    }
+
+    /// Waits until the video element `id` plays: its `videoWidth` is above 0 and its decoded
+    /// frame count grew between two polls.
+    pub async fn wait_for_video_playing(&self, id: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut previous: Option<VideoSample> = None;
+        let mut last: Option<VideoSample> = None;
+        loop {
+            let sample = self.video_sample(id).await;
+            if let Some(now) = sample {
+                if is_playing(previous, now) {
+                    return;
+                }
+                previous = Some(now);
+            }
+            last = sample.or(last);
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: #{id} did not play within {timeout:?} (videoWidth > 0 and growing \
+                     totalVideoFrames); last sample: {last:?}; call state: {}; status: {:?}",
+                    self.name,
+                    self.call_state().await,
+                    self.status_text().await
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Waits until the remote video plays (see [`Person::wait_for_video_playing`]).
+    pub async fn remote_video_playing(&self) {
+        self.wait_for_video_playing("remoteVideo", VIDEO_TIMEOUT)
+            .await;
+    }
+
+    /// Waits until the local video shows the camera (`videoWidth > 0`).
+    pub async fn local_video_showing(&self) {
+        self.wait_until(
+            "document.getElementById('localVideo') !== null \
+             && document.getElementById('localVideo').videoWidth > 0",
+            STEP_TIMEOUT,
+            "the local video to show the camera (localVideo.videoWidth > 0)",
+        )
+        .await;
+    }
+
+    /// Sends a chat message by typing it and clicking the send button.
+    pub async fn send_chat(&self, text: &str) {
+        self.type_into("dataChannelInput", text).await;
+        self.click("sendButton").await;
+    }
+
+    /// Sends a chat message by typing it and pressing Enter.
+    pub async fn send_chat_with_enter(&self, text: &str) {
+        self.type_into("dataChannelInput", text).await;
+        self.press_enter("dataChannelInput").await;
+    }
+
+    /// Waits until the chat log's text contains `text`.
+    pub async fn wait_for_chat_text(&self, text: &str) {
+        let literal = json!(text).to_string();
+        self.wait_until(
+            &format!(
+                "document.getElementById('dataChannelOutput') !== null \
+                 && document.getElementById('dataChannelOutput').textContent.includes({literal})"
+            ),
+            STEP_TIMEOUT,
+            &format!("the chat log to show {text:?}"),
+        )
+        .await;
+    }
+
+    /// Keeps a reference to the current local camera stream in a property of the test's own
+    /// (`window.__visavisE2eStream`), to check later that its tracks were stopped. Returns the
+    /// number of tracks.
+    pub async fn remember_local_stream(&self) -> u64 {
+        self.execute(
+            "const s = document.getElementById('localVideo').srcObject;\n\
+             window.__visavisE2eStream = s;\n\
+             return s && typeof s.getTracks === 'function' ? s.getTracks().length : 0;",
+            vec![],
+        )
+        .await
+        .as_u64()
+        .unwrap_or(0)
+    }
+
+    /// The `kind:readyState` of each track of the stream kept by
+    /// [`Person::remember_local_stream`], and whether there was one and all have ended.
+    pub async fn remembered_stream_tracks(&self) -> (Vec<String>, bool) {
+        let value = self
+            .execute(
+                "const s = window.__visavisE2eStream;\n\
+                 const tracks = s && typeof s.getTracks === 'function' ? s.getTracks() : [];\n\
+                 return { tracks: tracks.map(t => t.kind + ':' + t.readyState),\n\
+                          allEnded: tracks.length > 0\n\
+                              && tracks.every(t => t.readyState === 'ended') };",
+                vec![],
+            )
+            .await;
+        (
+            string_list(&value["tracks"]),
+            value["allEnded"] == json!(true),
+        )
+    }
+
+    /// In one script: takes the local video's stream, clicks `hangupButton`, polls until the
+    /// call state is `ended`, and reports whether every track of that stream has ended.
+    pub async fn hang_up_and_check_camera(&self) -> HangUpReport {
+        let script = "const done = arguments[arguments.length - 1];\n\
+            const limitMs = arguments[0];\n\
+            const v = document.getElementById('localVideo');\n\
+            const s = v ? v.srcObject : null;\n\
+            const describe = () => {\n\
+                const tracks = s && typeof s.getTracks === 'function' ? s.getTracks() : [];\n\
+                return { state: document.body.dataset.callState ?? null,\n\
+                         tracks: tracks.map(t => t.kind + ':' + t.readyState),\n\
+                         allEnded: tracks.length > 0\n\
+                             && tracks.every(t => t.readyState === 'ended') };\n\
+            };\n\
+            document.getElementById('hangupButton').click();\n\
+            const started = Date.now();\n\
+            const poll = () => {\n\
+                if (document.body.dataset.callState === 'ended'\n\
+                        || Date.now() - started > limitMs) {\n\
+                    done(describe());\n\
+                } else {\n\
+                    setTimeout(poll, 50);\n\
+                }\n\
+            };\n\
+            poll();";
+        let limit_ms = STEP_TIMEOUT.as_millis() as u64;
+        let value = match self
+            .client
+            .execute_async(script, vec![json!(limit_ms)])
+            .await
+        {
+            Ok(value) => value,
+            Err(error) => panic!("{}: the hang-up script failed: {error}", self.name),
+        };
+        HangUpReport {
+            state: value["state"].as_str().unwrap_or("<unset>").to_owned(),
+            tracks: string_list(&value["tracks"]),
+            all_tracks_ended: value["allEnded"] == json!(true),
+        }
+    }
+
+    /// A one-line description of the page: URL, call state, status line.
+    pub async fn describe(&self) -> String {
+        let url = match self.client.current_url().await {
+            Ok(url) => url.to_string(),
+            Err(error) => format!("<unknown url: {error}>"),
+        };
+        format!(
+            "{url} call state: {} status: {:?}",
+            self.call_state().await,
+            self.status_text().await
+        )
+    }
+
+    /// The browser console messages since the last call (best effort; empty if the browser
+    /// cannot give them).
+    pub async fn console_log(&self) -> Vec<String> {
+        match self.browser {
+            BrowserKind::Chromium => match self.client.issue_cmd(GetBrowserLog).await {
+                Ok(Value::Array(entries)) => entries
+                    .iter()
+                    .map(|entry| {
+                        format!(
+                            "[{}] {}",
+                            entry["level"].as_str().unwrap_or("?"),
+                            entry["message"].as_str().unwrap_or_default()
+                        )
+                    })
+                    .collect(),
+                Ok(other) => vec![format!("(unexpected log answer: {other})")],
+                Err(error) => vec![format!("(could not read the console log: {error})")],
+            },
+        }
+    }
+
+    /// Saves a screenshot of the page to `path` (best effort).
+    pub async fn save_screenshot(&self, path: &Path) -> anyhow::Result<()> {
+        let bytes = self.client.screenshot().await?;
+        std::fs::write(path, bytes)?;
+        Ok(())
+    }
+}
+
+fn string_list(value: &Value) -> Vec<String> {
+    value
+        .as_array()
+        .map(|items| {
+            items
+                .iter()
+                .map(|item| item.as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether two consecutive samples show a playing video: a known size and more decoded frames
+/// than the poll before.
+pub fn is_playing(previous: Option<VideoSample>, now: VideoSample) -> bool {
+    match previous {
+        Some(before) => now.width > 0 && before.width > 0 && now.frames > before.frames,
+        None => false,
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Flows shared by the tests and the measurement
+// ---------------------------------------------------------------------------------------------
+
+/// The path of a room's link.
+pub fn room_path(room: &str) -> String {
+    format!("/r/{room}")
+}
+
+/// With both people already on the room's page: `caller` clicks Call and waits, then `callee`
+/// clicks Call; both reach `connected`.
+pub async fn call_between(caller: &Person, callee: &Person) {
+    caller.click("callButton").await;
+    caller.wait_for_call_state("waiting", STEP_TIMEOUT).await;
+    callee.click("callButton").await;
+    tokio::join!(
+        caller.wait_for_call_state("connected", CONNECT_TIMEOUT),
+        callee.wait_for_call_state("connected", CONNECT_TIMEOUT),
+    );
+}
+
+/// Both people open the room's link and call each other; returns once both are `connected`
+/// and both remote videos play.
+pub async fn connect_pair(caller: &Person, callee: &Person, room: &str) {
+    let path = room_path(room);
+    tokio::join!(caller.open(&path), callee.open(&path));
+    call_between(caller, callee).await;
+    tokio::join!(caller.remote_video_playing(), callee.remote_video_playing());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(width: u64, frames: u64) -> VideoSample {
+        VideoSample {
+            width,
+            height: width / 2,
+            frames,
+        }
+    }
+
+    #[test]
+    fn playing_needs_a_size_and_growing_frames() {
+        assert!(!is_playing(None, sample(640, 10)));
+        assert!(!is_playing(Some(sample(640, 10)), sample(640, 10)));
+        assert!(!is_playing(Some(sample(0, 0)), sample(640, 3)));
+        assert!(!is_playing(Some(sample(0, 1)), sample(0, 2)));
+        assert!(is_playing(Some(sample(640, 10)), sample(640, 11)));
+    }
+
+    #[test]
+    fn unique_rooms_differ_and_are_valid_names() {
+        let a = unique_room("t");
+        let b = unique_room("t");
+        assert_ne!(a, b);
+        assert_eq!(
+            visavis_shared::RoomName::from_user_input(&a).map(|r| r.as_str().to_owned()),
+            Some(a)
+        );
+    }
+
+    #[test]
+    fn http_responses_are_complete_once_their_body_is_in() {
+        assert!(!http_response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length:4"
+        ));
+        assert!(!http_response_complete(
+            b"HTTP/1.1 200 OK\r\nContent-Length:4\r\n\r\nab"
+        ));
+        assert!(http_response_complete(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nabcd"
+        ));
+    }
+
+    #[test]
+    fn file_names_are_sanitized() {
+        assert_eq!(sanitize_file_name("a::b::hang up works"), "hang_up_works");
+        assert_eq!(sanitize_file_name(""), "test");
+    }
+}
