@@ -38,6 +38,8 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     missing=()
     command -v chromium >/dev/null || missing+=(chromium)
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
+    # coturn: the TURN tests run a real coturn on loopback.
+    command -v turnserver >/dev/null || missing+=(coturn)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} from apt"
         as_root apt-get update -qq
