@@ -61,6 +61,20 @@ fn client_cases() -> Vec<(ClientMessage, Value)> {
             ClientMessage::Bye { room: room("r1") },
             json!({"type":"bye","room":"r1"}),
         ),
+        (
+            ClientMessage::Report {
+                setup_ms: 850,
+                path: MediaPath::Relay,
+            },
+            json!({"type":"report","setup_ms":850,"path":"relay"}),
+        ),
+        (
+            ClientMessage::Report {
+                setup_ms: 120,
+                path: MediaPath::Direct,
+            },
+            json!({"type":"report","setup_ms":120,"path":"direct"}),
+        ),
     ]
 }
 
