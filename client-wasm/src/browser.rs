@@ -1,6 +1,8 @@
 //! Small helpers around the browser's window-level services the controller needs: the page
-//! address, `history`, `crypto`, the clock and `navigator.clipboard`. No DOM elements.
+//! address, `history`, `crypto`, the clocks, timers and `navigator.clipboard`. No DOM elements.
 
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Window;
 
@@ -15,6 +17,13 @@ pub fn path() -> String {
     window()
         .and_then(|w| w.location().pathname().ok())
         .unwrap_or_else(|| "/".into())
+}
+
+/// The page's query string (`location.search`, with its leading `?`), or empty.
+pub fn search() -> String {
+    window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
 }
 
 /// The page's origin, such as `https://talk.example.org`.
@@ -52,6 +61,64 @@ pub fn random_bytes<const N: usize>() -> Option<[u8; N]> {
 /// The current time in milliseconds since the Unix epoch.
 pub fn now_ms() -> f64 {
     js_sys::Date::now()
+}
+
+/// A monotonic clock in milliseconds (`performance.now()`), for measuring durations that a
+/// wall-clock change must not distort. Falls back to the wall clock without `performance`.
+pub fn monotonic_ms() -> f64 {
+    window()
+        .and_then(|w| w.performance())
+        .map_or_else(now_ms, |p| p.now())
+}
+
+/// Resolves after `ms` milliseconds. The timer calls the promise's own `resolve` function, so
+/// no Rust closure has to outlive this call; if no timer can be set, it resolves at once
+/// rather than never.
+pub async fn sleep(ms: i32) {
+    let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+        let scheduled = window().is_some_and(|w| {
+            w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms)
+                .is_ok()
+        });
+        if !scheduled {
+            let _ = resolve.call0(&wasm_bindgen::JsValue::NULL);
+        }
+    });
+    // The promise never rejects.
+    let _ = JsFuture::from(promise).await;
+}
+
+/// A repeating timer (`setInterval`) that owns its closure and clears itself when dropped.
+pub struct Interval {
+    handle: i32,
+    // Kept alive as long as the timer may call it; cleared before it is dropped.
+    _callback: Closure<dyn FnMut()>,
+}
+
+impl Interval {
+    /// Calls `tick` every `ms` milliseconds until the returned value is dropped. `None` if the
+    /// browser refused the timer.
+    pub fn new(ms: i32, tick: impl FnMut() + 'static) -> Option<Interval> {
+        let callback = Closure::<dyn FnMut()>::new(tick);
+        let handle = window()?
+            .set_interval_with_callback_and_timeout_and_arguments_0(
+                callback.as_ref().unchecked_ref(),
+                ms,
+            )
+            .ok()?;
+        Some(Interval {
+            handle,
+            _callback: callback,
+        })
+    }
+}
+
+impl Drop for Interval {
+    fn drop(&mut self) {
+        if let Some(w) = window() {
+            w.clear_interval_with_handle(self.handle);
+        }
+    }
 }
 
 /// The local zone's offset east of UTC, in minutes, at the instant `epoch_ms`.

@@ -2,6 +2,10 @@
 //! offer/answer exchange and the remote candidate buffer. It reports what happens upward through
 //! a callback and knows nothing about the page (no DOM access).
 //!
+//! It also forwards what the connectivity diagnosis needs (candidate errors, the end of
+//! gathering), takes fresh ICE servers when TURN credentials are renewed, and reads the stats
+//! the call report is made from.
+//!
 //! Ownership rule: every `Closure` lives in the struct next to the object it is installed on,
 //! and `close()` uninstalls the handler before dropping the closure. Nothing is leaked with
 //! `Closure::forget`.
@@ -14,16 +18,20 @@ use visavis_shared::{IceCandidate, IceServer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    Event, MediaStream, MediaStreamTrack, RtcConfiguration, RtcDataChannelEvent, RtcIceCandidate,
-    RtcIceCandidateInit, RtcIceServer, RtcPeerConnection, RtcPeerConnectionIceEvent,
-    RtcPeerConnectionState, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    Event, MediaStream, MediaStreamTrack, RtcDataChannelEvent, RtcIceCandidate,
+    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcTrackEvent,
 };
 
 use crate::candidates::CandidateBuffer;
 use crate::datachannel::{ChannelEvent, ChatChannel, CHAT_LABEL};
+use crate::diagnosis::IceErrorReport;
+use crate::ice::{self, IceDiagnostics, IceSignal};
 use crate::js_error;
+use crate::link::IcePolicy;
 use crate::state::LinkState;
+use crate::stats::Stat;
 
 /// Which side of the call we are on, as the server decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,6 +53,10 @@ pub enum PeerEvent {
     Link(LinkState),
     /// Something happened on the chat channel.
     Chat(ChannelEvent),
+    /// The browser could not use a STUN or TURN server.
+    IceError(IceErrorReport),
+    /// Local candidate gathering is complete.
+    GatheringComplete,
 }
 
 /// The peer connection's handlers, kept next to it.
@@ -77,37 +89,53 @@ type ChatSlot = Rc<RefCell<Option<ChatChannel>>>;
 /// One call with one other person.
 pub struct Call {
     pc: RtcPeerConnection,
+    /// Kept so that a configuration update cannot silently drop a forced relay.
+    policy: IcePolicy,
     candidates: Rc<RefCell<CandidateBuffer<IceCandidate>>>,
     chat: ChatSlot,
     handlers: Option<PeerHandlers>,
+    diagnostics: Option<IceDiagnostics>,
 }
 
 impl Call {
-    /// Creates the peer connection with `ice_servers`, adds the tracks of `local` (if any), and,
-    /// as the Caller, creates the `chat` data channel so it is part of the offer.
+    /// Creates the peer connection with `ice_servers` and `policy`, adds the tracks of `local`
+    /// (if any), and, as the Caller, creates the `chat` data channel so it is part of the offer.
     pub fn new(
         role: Role,
         ice_servers: &[IceServer],
+        policy: IcePolicy,
         local: Option<&MediaStream>,
         on_event: Rc<dyn Fn(PeerEvent)>,
     ) -> Result<Call, String> {
-        let pc = RtcPeerConnection::new_with_configuration(&configuration(ice_servers)).map_err(
-            |err| {
-                format!(
-                    "could not create the peer connection: {}",
-                    js_error::describe(&err)
-                )
-            },
-        )?;
+        let pc =
+            RtcPeerConnection::new_with_configuration(&ice::configuration(ice_servers, policy))
+                .map_err(|err| {
+                    format!(
+                        "could not create the peer connection: {}",
+                        js_error::describe(&err)
+                    )
+                })?;
         let chat: ChatSlot = Rc::new(RefCell::new(None));
         let handlers = make_handlers(&pc, &chat, &on_event);
         handlers.install(&pc);
+        let report = on_event.clone();
+        let diagnostics = IceDiagnostics::install(
+            &pc,
+            Rc::new(move |signal| {
+                report(match signal {
+                    IceSignal::Error(error) => PeerEvent::IceError(error),
+                    IceSignal::GatheringComplete => PeerEvent::GatheringComplete,
+                })
+            }),
+        );
 
         let mut call = Call {
             pc,
+            policy,
             candidates: Rc::new(RefCell::new(CandidateBuffer::new())),
             chat,
             handlers: Some(handlers),
+            diagnostics: Some(diagnostics),
         };
         call.add_local_tracks(role, local);
         if role == Role::Caller {
@@ -164,12 +192,21 @@ impl Call {
         }
     }
 
+    /// Hands the peer connection a fresh ICE server list (renewed TURN credentials). The
+    /// current connection is unaffected; later allocations and ICE restarts use the new list.
+    pub fn update_ice_servers(&self, ice_servers: &[IceServer]) -> Result<(), String> {
+        ice::update_servers(&self.pc, ice_servers, self.policy)
+    }
+
     /// Ends the call: uninstalls and drops every handler, closes the data channel and the peer
     /// connection. Safe to call more than once.
     pub fn close(&mut self) {
         if let Some(handlers) = self.handlers.take() {
             PeerHandlers::uninstall(&self.pc);
             drop(handlers);
+        }
+        if let Some(mut diagnostics) = self.diagnostics.take() {
+            diagnostics.uninstall();
         }
         let channel = self.chat.borrow_mut().take();
         if let Some(mut channel) = channel {
@@ -183,29 +220,6 @@ impl Drop for Call {
     fn drop(&mut self) {
         self.close();
     }
-}
-
-/// Builds `RTCConfiguration.iceServers` from the server's `config`.
-fn configuration(ice_servers: &[IceServer]) -> RtcConfiguration {
-    let servers = js_sys::Array::new();
-    for server in ice_servers {
-        let entry = RtcIceServer::new();
-        let urls = js_sys::Array::new();
-        for url in &server.urls {
-            urls.push(&JsValue::from_str(url));
-        }
-        entry.set_urls(&urls);
-        if let Some(username) = &server.username {
-            entry.set_username(username);
-        }
-        if let Some(credential) = &server.credential {
-            entry.set_credential(credential);
-        }
-        servers.push(&entry);
-    }
-    let config = RtcConfiguration::new();
-    config.set_ice_servers(&servers);
-    config
 }
 
 /// Wraps the call's callback for the chat channel's events.
@@ -239,7 +253,9 @@ fn make_handlers(
         let stream = match &remote {
             Some(stream) => {
                 stream.add_track(&event.track());
-                stream.clone()
+                // `Clone::clone` copies the handle: the inherent `MediaStream::clone` would make
+                // a new stream with cloned tracks on every track event.
+                Clone::clone(stream)
             }
             // Constructing a stream failed (it should not): fall back to the event's own.
             None => match event.streams().get(0).dyn_into::<MediaStream>() {
@@ -347,6 +363,11 @@ impl Negotiator {
         let sdp = sdp_of(&answer)?;
         self.set_local(RtcSdpType::Answer, &sdp).await?;
         Ok(sdp)
+    }
+
+    /// Reads the peer connection's statistics, for the call report.
+    pub async fn stats(&self) -> Result<Vec<Stat>, String> {
+        ice::read_stats(&self.pc).await
     }
 
     /// Caller: applies the answer and releases the buffered candidates.

@@ -2,6 +2,11 @@
 //! events and to the person's clicks, and writes the view model. It does not touch the DOM;
 //! window-level services go through `browser.rs`.
 //!
+//! Besides the call itself it runs the connectivity diagnosis of each attempt (ending a
+//! relay-only attempt that cannot get a relay, explaining a failure that a TURN server would
+//! probably have avoided), hands renewed TURN credentials to the live call, and sends one call
+//! report per call once it connects.
+//!
 //! Event handling is deferred to a microtask (`spawn_local`), never run inside the browser's
 //! event handler itself. That way no handler ever drops the closure that is running it (a
 //! `bye` tears down the call, a `close` drops the socket), and no `RefCell` borrow is held
@@ -20,14 +25,31 @@ use crate::browser;
 use crate::call::{Call, Negotiator, PeerEvent, Role};
 use crate::chat::{self, Author, ChatLine, ChatLog, Frame};
 use crate::datachannel::ChannelEvent;
-use crate::link;
+use crate::diagnosis::{CandidateType, IceErrorReport, IceWatch};
+use crate::link::{self, IcePolicy};
 use crate::media::{self, LocalMedia};
 use crate::model::ViewModel;
 use crate::signaling::{Signaling, SignalingEvent};
 use crate::state::{transition, LinkState, Trigger};
+use crate::stats;
 
 /// The longest message id accepted from the other side; longer ones are cut.
 const MAX_MESSAGE_ID_CHARS: usize = 64;
+
+/// How long a relay-only attempt may go without a relay candidate before it is given up. A
+/// reachable TURN server answers within a second or two; an unreachable one can keep the
+/// browser gathering for much longer, and the person should not wait for that.
+const RELAY_GRACE_MS: i32 = 15_000;
+
+/// How long a new call may take to connect before it counts as failed: a backstop for browsers
+/// that stay `connecting` without ever saying `failed` (seen when the other side gathered no
+/// usable candidate). Working connections take a few seconds, even through a relay.
+const CONNECT_LIMIT_MS: i32 = 30_000;
+
+/// How many times, and how far apart, the stats are read for the media path: right after
+/// `connected` some browsers have not filled in the selected candidate pair yet.
+const PATH_TRIES: u32 = 10;
+const PATH_RETRY_MS: i32 = 500;
 
 /// Where we are with the server's room, apart from the call itself.
 #[derive(Debug, Default)]
@@ -59,6 +81,18 @@ struct Inner {
     attempt: Cell<u64>,
     /// Numbers chat messages when the random generator is unavailable.
     chat_counter: Cell<u64>,
+    /// The page's ICE policy (`?ice=relay`), fixed for the page's life.
+    policy: IcePolicy,
+    /// What the current call has learnt about ICE.
+    ice_watch: RefCell<IceWatch>,
+    /// When the current call's set-up started (monotonic ms), for the call report's
+    /// `setup_ms`: the moment this side learnt that both people are in the room (`joined` for
+    /// the Callee, `new_peer` for the Caller), until the connection first became `connected`.
+    /// Not from the Call click or `created`: those would count the camera permission prompt
+    /// and the time spent waiting alone for the other person, which are not set-up time.
+    setup_started: Cell<Option<f64>>,
+    /// Whether the current call's report was started, so it is sent once per call.
+    reported: Cell<bool>,
 }
 
 /// The page's single controller. Cheap to clone: clones share the same state.
@@ -95,6 +129,10 @@ impl Controller {
                 media: RefCell::new(None),
                 attempt: Cell::new(0),
                 chat_counter: Cell::new(0),
+                policy: link::ice_policy(&browser::search()),
+                ice_watch: RefCell::new(IceWatch::default()),
+                setup_started: Cell::new(None),
+                reported: Cell::new(false),
             }),
         }
     }
@@ -112,6 +150,11 @@ impl Controller {
     /// The person sent the chat draft.
     pub fn send_chat(&self) {
         self.inner.send_chat();
+    }
+
+    /// The page's ICE policy, for the page to say when relaying is forced.
+    pub fn ice_policy(&self) -> IcePolicy {
+        self.inner.policy
     }
 
     /// The person pressed Copy link.
@@ -279,6 +322,9 @@ impl Inner {
     fn on_server_message(self: &Rc<Self>, message: ServerMessage) {
         match message {
             ServerMessage::Config { ice_servers } => {
+                // The first `config` lets the join go; later ones carry renewed TURN
+                // credentials, which a live call needs for any later relay allocation.
+                self.refresh_call_servers(&ice_servers);
                 *self.ice_servers.borrow_mut() = Some(ice_servers);
                 self.try_join();
             }
@@ -380,7 +426,9 @@ impl Inner {
             session.role = Some(role);
         }
         self.vm.starting.set(false);
-        if let Err(err) = browser::replace_path(&link::room_path(&room)) {
+        // The query is kept so that `?ice=relay` still applies after a reload of the room page.
+        let path = link::with_query(&link::room_path(&room), &browser::search());
+        if let Err(err) = browser::replace_path(&path) {
             warn!("could not update the address bar: {err}");
         }
         match role {
@@ -388,6 +436,8 @@ impl Inner {
                 link: link::room_link(&browser::origin(), &room),
             }),
             Role::Callee => {
+                // The other person is already here: set-up starts now.
+                self.setup_started.set(Some(browser::monotonic_ms()));
                 self.apply(Trigger::Joined);
                 self.create_call(Role::Callee);
             }
@@ -429,21 +479,95 @@ impl Inner {
 
     // ----- the call -------------------------------------------------------------------------
 
-    /// Creates the peer connection for `role`. On failure the room is left and the reason
-    /// shown.
+    /// Creates the peer connection for `role`. On failure (or when relay-only mode cannot
+    /// work with the servers on offer) the room is left and the reason shown.
     fn create_call(self: &Rc<Self>, role: Role) -> bool {
         let ice_servers = self.ice_servers.borrow().clone().unwrap_or_default();
         let local = self.media.borrow().as_ref().and_then(|m| m.stream.clone());
         let on_event = self.peer_callback(self.attempt.get());
-        match Call::new(role, &ice_servers, local.as_ref(), on_event) {
+        match Call::new(role, &ice_servers, self.policy, local.as_ref(), on_event) {
             Ok(call) => {
                 *self.call.borrow_mut() = Some(call);
-                true
+                *self.ice_watch.borrow_mut() = IceWatch::new(self.policy, &ice_servers);
+                self.reported.set(false);
+                if self.policy == IcePolicy::Relay {
+                    self.start_relay_grace();
+                }
+                self.start_connect_limit();
+                self.check_ice();
+                self.call.borrow().is_some()
             }
             Err(err) => {
                 self.call_failed(&err);
                 false
             }
+        }
+    }
+
+    /// Gives the live call, if any, a renewed ICE server list. A failure is only logged: the
+    /// current connection keeps working with the credentials it has.
+    fn refresh_call_servers(&self, ice_servers: &[IceServer]) {
+        if let Some(call) = self.call.borrow().as_ref() {
+            match call.update_ice_servers(ice_servers) {
+                Ok(()) => leptos::logging::log!("call: ICE servers renewed"),
+                Err(err) => warn!("call: could not renew the ICE servers: {err}"),
+            }
+        }
+    }
+
+    /// In relay-only mode, gives the attempt [`RELAY_GRACE_MS`] to gather a relay candidate.
+    fn start_relay_grace(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            browser::sleep(RELAY_GRACE_MS).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.attempt.get() == attempt {
+                inner.ice_watch.borrow_mut().waited_enough();
+                inner.check_ice();
+            }
+        });
+    }
+
+    /// Gives a new call [`CONNECT_LIMIT_MS`] to connect for the first time.
+    fn start_connect_limit(self: &Rc<Self>) {
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            browser::sleep(CONNECT_LIMIT_MS).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.attempt.get() == attempt && !inner.ice_watch.borrow().was_connected() {
+                warn!("call: not connected after {CONNECT_LIMIT_MS} ms; giving up");
+                inner.connection_failed();
+            }
+        });
+    }
+
+    /// The connection failed (or never came up): ends the call, saying that a TURN server
+    /// was probably missing if not a single relay candidate was gathered.
+    fn connection_failed(&self) {
+        let reason = self.ice_watch.borrow().failure_reason();
+        self.apply(match reason {
+            Some(problem) => Trigger::IceProblem(problem),
+            None => Trigger::Link(LinkState::Failed),
+        });
+        self.leave_room();
+    }
+
+    /// Ends the attempt if the diagnosis says it cannot work.
+    fn check_ice(&self) {
+        if self.call.borrow().is_none() {
+            return;
+        }
+        let verdict = self.ice_watch.borrow().abort_reason();
+        if let Some(problem) = verdict {
+            warn!("call: giving up: {}", problem.text());
+            self.apply(Trigger::IceProblem(problem));
+            self.leave_room();
         }
     }
 
@@ -498,6 +622,9 @@ impl Inner {
         if self.role() != Some(Role::Caller) || self.call.borrow().is_some() {
             return;
         }
+        // Set-up starts when the other person arrives: the time spent waiting alone in the
+        // room is not set-up time.
+        self.setup_started.set(Some(browser::monotonic_ms()));
         self.apply(Trigger::NewPeer);
         if !self.create_call(Role::Caller) {
             return;
@@ -554,18 +681,95 @@ impl Inner {
         let vm = self.vm;
         match event {
             PeerEvent::LocalCandidate(candidate) => {
+                {
+                    let mut watch = self.ice_watch.borrow_mut();
+                    match &candidate {
+                        Some(c) => {
+                            watch.candidate(CandidateType::from_candidate_line(&c.candidate))
+                        }
+                        // The end-of-candidates marker: gathering is complete.
+                        None => watch.gathering_complete(),
+                    }
+                }
                 self.send(&ClientMessage::IceCandidate { candidate });
+                self.check_ice();
+            }
+            PeerEvent::IceError(error) => self.ice_error(&error),
+            PeerEvent::GatheringComplete => {
+                self.ice_watch.borrow_mut().gathering_complete();
+                self.check_ice();
             }
             PeerEvent::RemoteStream(stream) => vm.remote_stream.set(Some(stream)),
-            PeerEvent::Link(LinkState::Failed) => {
-                self.apply(Trigger::Link(LinkState::Failed));
-                self.leave_room();
+            PeerEvent::Link(LinkState::Failed) => self.connection_failed(),
+            PeerEvent::Link(LinkState::Connected) => {
+                self.ice_watch.borrow_mut().connected();
+                self.apply(Trigger::Link(LinkState::Connected));
+                self.report_once();
             }
             PeerEvent::Link(state) => self.apply(Trigger::Link(state)),
             PeerEvent::Chat(ChannelEvent::Open) => vm.chat_open.set(true),
             PeerEvent::Chat(ChannelEvent::Closed) => vm.chat_open.set(false),
             PeerEvent::Chat(ChannelEvent::Text(raw)) => self.chat_received(&raw),
         }
+    }
+
+    fn ice_error(&self, error: &IceErrorReport) {
+        // Browsers report many harmless errors (an interface that cannot reach a STUN server),
+        // so this is a log line; the watch decides whether it matters.
+        warn!(
+            "call: ICE server error {} from {}: {}",
+            error.code, error.url, error.text
+        );
+        self.ice_watch.borrow_mut().ice_error(error);
+        self.check_ice();
+    }
+
+    /// The first time the call connects: reads the media path from the stats, shows it, and
+    /// sends the call report. Retries for a while if the stats cannot tell yet.
+    fn report_once(self: &Rc<Self>) {
+        if self.reported.replace(true) {
+            return;
+        }
+        let setup_ms = self
+            .setup_started
+            .get()
+            .map(|start| stats::elapsed_ms(start, browser::monotonic_ms()));
+        let Some(negotiator) = self.negotiator() else {
+            return;
+        };
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            for _ in 0..PATH_TRIES {
+                let path = match negotiator.stats().await {
+                    Ok(entries) => stats::media_path(&entries),
+                    Err(err) => {
+                        warn!("call: {err}");
+                        None
+                    }
+                };
+                {
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    if inner.attempt.get() != attempt {
+                        return;
+                    }
+                    if let Some(path) = path {
+                        inner.vm.media_path.set(Some(path));
+                        match setup_ms {
+                            Some(setup_ms) => {
+                                inner.send(&ClientMessage::Report { setup_ms, path });
+                            }
+                            None => warn!("call: no set-up start was recorded; no report sent"),
+                        }
+                        return;
+                    }
+                }
+                browser::sleep(PATH_RETRY_MS).await;
+            }
+            warn!("call: the stats never named the media path; no report sent");
+        });
     }
 
     fn chat_received(&self, raw: &str) {
@@ -627,12 +831,16 @@ impl Inner {
             media.stop();
         }
         *self.session.borrow_mut() = Session::default();
+        *self.ice_watch.borrow_mut() = IceWatch::default();
+        self.setup_started.set(None);
+        self.reported.set(false);
         self.attempt.set(self.attempt.get() + 1);
         let vm = self.vm;
         vm.local_stream.set(None);
         vm.remote_stream.set(None);
         vm.chat_open.set(false);
         vm.media_note.set(None);
+        vm.media_path.set(None);
         vm.starting.set(false);
     }
 

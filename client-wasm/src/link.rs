@@ -1,5 +1,6 @@
 //! Addresses: the shareable room link (`<origin>/r/<room>`), reading a room from the page path,
-//! and the signaling WebSocket URL. Pure string work, unit-tested natively.
+//! the `/check` page, the `?ice=relay` page parameter, and the signaling WebSocket URL. Pure
+//! string work, unit-tested natively.
 
 use visavis_shared::RoomName;
 
@@ -23,6 +24,51 @@ pub fn room_from_path(path: &str) -> Option<RoomName> {
     let rest = path.strip_prefix(ROOM_PREFIX)?;
     let name = rest.strip_suffix('/').unwrap_or(rest);
     RoomName::try_from(name).ok()
+}
+
+/// The path of the connectivity check page.
+pub const CHECK_PATH: &str = "/check";
+
+/// Whether the page path is the connectivity check page (`/check`, a trailing slash tolerated).
+pub fn is_check_path(path: &str) -> bool {
+    path.strip_suffix('/').unwrap_or(path) == CHECK_PATH
+}
+
+/// Which ICE candidates the peer connection may use: `iceTransportPolicy`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum IcePolicy {
+    /// Any candidate: direct when possible, relayed otherwise (the browser's default).
+    #[default]
+    All,
+    /// Relay candidates only, forced with the page parameter `?ice=relay` (to test a TURN
+    /// server, or to hide one's address from the other person).
+    Relay,
+}
+
+/// Reads the ICE policy from the page's query string (`location.search`, with or without its
+/// leading `?`): `ice=relay` forces relaying; anything else leaves the default.
+pub fn ice_policy(search: &str) -> IcePolicy {
+    let query = search.strip_prefix('?').unwrap_or(search);
+    let forced = query.split('&').any(|pair| {
+        pair.split_once('=')
+            .is_some_and(|(key, value)| key == "ice" && value.eq_ignore_ascii_case("relay"))
+    });
+    if forced {
+        IcePolicy::Relay
+    } else {
+        IcePolicy::All
+    }
+}
+
+/// `path` with the page's query string kept, so page parameters such as `?ice=relay` survive
+/// rewriting the address bar (a reload then behaves the same).
+pub fn with_query(path: &str, search: &str) -> String {
+    let query = search.strip_prefix('?').unwrap_or(search);
+    if query.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{query}")
+    }
 }
 
 /// The signaling URL for a page loaded over `page_protocol` (`"https:"` or `"http:"`, as
@@ -79,6 +125,37 @@ mod tests {
         assert_eq!(room_from_path("/r/a%20b"), None);
         assert_eq!(room_from_path("/r/a/b"), None);
         assert_eq!(room_from_path(&format!("/r/{}", "x".repeat(65))), None);
+    }
+
+    #[test]
+    fn the_check_page_is_recognised_with_or_without_a_trailing_slash() {
+        assert!(is_check_path("/check"));
+        assert!(is_check_path("/check/"));
+        assert!(!is_check_path("/"));
+        assert!(!is_check_path("/r/check"));
+        assert!(!is_check_path("/checkout"));
+    }
+
+    #[test]
+    fn ice_relay_in_the_query_forces_relaying() {
+        assert_eq!(ice_policy("?ice=relay"), IcePolicy::Relay);
+        assert_eq!(ice_policy("?lang=en&ice=RELAY"), IcePolicy::Relay);
+        assert_eq!(ice_policy("ice=relay"), IcePolicy::Relay);
+    }
+
+    #[test]
+    fn any_other_query_keeps_the_default_policy() {
+        for search in ["", "?", "?ice=all", "?ice", "?nice=relay", "?x=ice=relay"] {
+            assert_eq!(ice_policy(search), IcePolicy::All, "{search}");
+        }
+    }
+
+    #[test]
+    fn rewriting_the_path_keeps_the_query() {
+        assert_eq!(with_query("/r/abc", "?ice=relay"), "/r/abc?ice=relay");
+        assert_eq!(with_query("/r/abc", "ice=relay"), "/r/abc?ice=relay");
+        assert_eq!(with_query("/r/abc", ""), "/r/abc");
+        assert_eq!(with_query("/r/abc", "?"), "/r/abc");
     }
 
     #[test]

@@ -5,15 +5,19 @@ mod browser;
 mod call;
 mod candidates;
 mod chat;
+mod check;
 mod components;
 mod controller;
 mod datachannel;
+mod diagnosis;
+mod ice;
 mod js_error;
 mod link;
 mod media;
 mod model;
 mod signaling;
 mod state;
+mod stats;
 
 fn main() {
     // A panic would otherwise show only "unreachable" in the console.

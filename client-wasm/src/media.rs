@@ -1,5 +1,6 @@
 //! Local media: opens the camera and microphone, falls back to screen sharing and then to
-//! receive-only, and stops tracks. Talks to `navigator.mediaDevices` only; no DOM elements.
+//! receive-only, and stops tracks; for the check page, opens the camera or the microphone
+//! alone. Talks to `navigator.mediaDevices` only; no DOM elements.
 
 use leptos::logging::warn;
 use wasm_bindgen::prelude::*;
@@ -9,6 +10,7 @@ use web_sys::{
     MediaStreamConstraints, MediaStreamTrack, MediaTrackConstraints,
 };
 
+use crate::diagnosis::{DeviceError, NO_MEDIA_DEVICES};
 use crate::js_error;
 
 /// Where the local picture and sound come from.
@@ -129,6 +131,28 @@ pub async fn open() -> LocalMedia {
     }
 }
 
+/// Opens the camera alone (for the check page), or says why it could not be opened.
+pub async fn open_camera_only() -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_video_bool(true);
+    constraints.set_audio_bool(false);
+    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+}
+
+/// Opens the microphone alone (for the check page), or says why it could not be opened.
+pub async fn open_microphone_only() -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    microphone_only(&devices).await
+}
+
+fn no_media_devices() -> DeviceError {
+    DeviceError {
+        name: Some(NO_MEDIA_DEVICES.into()),
+        detail: "navigator.mediaDevices is missing (the page is not served over https)".into(),
+    }
+}
+
 fn media_devices() -> Option<MediaDevices> {
     let devices = web_sys::window()?.navigator().media_devices().ok()?;
     // In an insecure context the property is simply undefined.
@@ -147,7 +171,7 @@ fn voice_constraints() -> MediaTrackConstraints {
     audio
 }
 
-async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, String> {
+async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
     let video = MediaTrackConstraints::new();
     let width = ConstrainLongRange::new();
     width.set_ideal(1280);
@@ -162,14 +186,14 @@ async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, St
     await_stream(devices.get_user_media_with_constraints(&constraints)).await
 }
 
-async fn microphone_only(devices: &MediaDevices) -> Result<MediaStream, String> {
+async fn microphone_only(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
     let constraints = MediaStreamConstraints::new();
     constraints.set_audio_media_track_constraints(&voice_constraints());
     constraints.set_video_bool(false);
     await_stream(devices.get_user_media_with_constraints(&constraints)).await
 }
 
-async fn screen(devices: &MediaDevices) -> Result<MediaStream, String> {
+async fn screen(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
     let constraints = DisplayMediaStreamConstraints::new();
     constraints.set_video_bool(true);
     constraints.set_audio_bool(false);
@@ -178,14 +202,25 @@ async fn screen(devices: &MediaDevices) -> Result<MediaStream, String> {
 
 /// Awaits a `getUserMedia`/`getDisplayMedia` promise, whether the call itself threw or the
 /// promise rejected.
-async fn await_stream(promise: Result<js_sys::Promise, JsValue>) -> Result<MediaStream, String> {
-    let promise = promise.map_err(|err| js_error::describe(&err))?;
+async fn await_stream(
+    promise: Result<js_sys::Promise, JsValue>,
+) -> Result<MediaStream, DeviceError> {
+    let promise = promise.map_err(|err| device_error(&err))?;
     let value = JsFuture::from(promise)
         .await
-        .map_err(|err| js_error::describe(&err))?;
-    value
-        .dyn_into::<MediaStream>()
-        .map_err(|_| "the browser returned something that is not a stream".to_string())
+        .map_err(|err| device_error(&err))?;
+    value.dyn_into::<MediaStream>().map_err(|_| DeviceError {
+        name: None,
+        detail: "the browser returned something that is not a stream".into(),
+    })
+}
+
+/// Keeps the exception's name, which tells refused, missing and busy devices apart.
+fn device_error(err: &JsValue) -> DeviceError {
+    DeviceError {
+        name: js_error::error_name(err),
+        detail: js_error::describe(err),
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,14 @@
-//! The view model: the Leptos signals the controller writes and the components read. It is
-//! the only thing the two share, which keeps components free of call logic.
+//! The view models: the Leptos signals the controllers write and the components read. They are
+//! the only thing the two share, which keeps components free of call logic. [`ViewModel`] is
+//! the call page's, [`CheckModel`] the connectivity check page's.
 
 use leptos::prelude::*;
+use visavis_shared::MediaPath;
 use web_sys::MediaStream;
 
 use crate::chat::ChatLog;
+use crate::diagnosis::{CheckResult, Row};
+use crate::link::IcePolicy;
 use crate::state::{CallState, Status};
 
 /// Every piece of state the page shows. Copyable handles; the values live in Leptos' arena.
@@ -34,6 +38,8 @@ pub struct ViewModel {
     pub chat_log: RwSignal<ChatLog>,
     /// The text being typed in the chat input.
     pub chat_draft: RwSignal<String>,
+    /// The media path of the current call, once `getStats()` has told it.
+    pub media_path: RwSignal<Option<MediaPath>>,
 }
 
 impl ViewModel {
@@ -52,6 +58,77 @@ impl ViewModel {
             chat_open: RwSignal::new(false),
             chat_log: RwSignal::new(ChatLog::default()),
             chat_draft: RwSignal::new(String::new()),
+            media_path: RwSignal::new(None),
         }
+    }
+}
+
+/// Everything the connectivity check page shows.
+#[derive(Clone, Copy)]
+pub struct CheckModel {
+    /// The ICE policy the network rows are tested with (from `?ice=relay`).
+    pub policy: IcePolicy,
+    /// Local network (host) candidates.
+    pub host: RwSignal<Row>,
+    /// Public address via STUN (srflx) candidates.
+    pub srflx: RwSignal<Row>,
+    /// Relay via TURN (relay) candidates.
+    pub relay: RwSignal<Row>,
+    /// The camera.
+    pub camera: RwSignal<Row>,
+    /// The microphone.
+    pub microphone: RwSignal<Row>,
+    /// The camera preview's stream, while the camera is open.
+    pub camera_stream: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// The microphone's loudness between 0 and 1, while the microphone is open.
+    pub mic_level: RwSignal<Option<f64>>,
+    /// The camera and microphone were given back after the test.
+    pub devices_released: RwSignal<bool>,
+}
+
+impl CheckModel {
+    /// Creates the signals, every row pending.
+    pub fn new(policy: IcePolicy) -> CheckModel {
+        let model = CheckModel {
+            policy,
+            host: RwSignal::new(Row::default()),
+            srflx: RwSignal::new(Row::default()),
+            relay: RwSignal::new(Row::default()),
+            camera: RwSignal::new(Row::default()),
+            microphone: RwSignal::new(Row::default()),
+            camera_stream: RwSignal::new_local(None),
+            mic_level: RwSignal::new(None),
+            devices_released: RwSignal::new(false),
+        };
+        model.reset();
+        model
+    }
+
+    /// Puts every row back to pending with its starting text, and clears the devices.
+    pub fn reset(&self) {
+        for row in [self.host, self.srflx, self.relay] {
+            row.set(Row::pending("Waiting to start…"));
+        }
+        self.camera.set(Row::pending(
+            "Opening the camera… (allow access if the browser asks)",
+        ));
+        self.microphone
+            .set(Row::pending("Waiting for the camera test to finish…"));
+        self.camera_stream.set(None);
+        self.mic_level.set(None);
+        self.devices_released.set(false);
+    }
+
+    /// Whether every row has its final result.
+    pub fn all_final(&self) -> bool {
+        [
+            self.host,
+            self.srflx,
+            self.relay,
+            self.camera,
+            self.microphone,
+        ]
+        .iter()
+        .all(|row| row.with(|r| CheckResult::is_final(r.result)))
     }
 }

@@ -3,6 +3,8 @@
 
 use visavis_shared::ErrorCode;
 
+use crate::diagnosis::IceProblem;
+
 /// Where the page is in a call. Its [`as_str`](CallState::as_str) value is published on
 /// `<body data-call-state>`, which automated tests read, so the names are a contract.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -108,6 +110,9 @@ pub enum Trigger {
     CallFailed(String),
     /// The server could not be reached at all.
     ServerUnreachable,
+    /// The connectivity diagnosis ended the call attempt (relay-only mode without a working
+    /// relay) or explains why the connection failed (no relay candidate at all).
+    IceProblem(IceProblem),
 }
 
 /// What the status line says.
@@ -141,6 +146,9 @@ pub enum Status {
     ConnectionFailed,
     /// The connection to the server was lost.
     ServerLost,
+    /// The connection could not be made for a reason the diagnosis can name; the status line
+    /// offers the connectivity check page.
+    IceTrouble(IceProblem),
     /// Anything else that went wrong, in plain words.
     Error(String),
 }
@@ -188,6 +196,7 @@ impl Status {
             Status::HungUp => "You hung up.".into(),
             Status::ConnectionFailed => "The connection to the other person was lost.".into(),
             Status::ServerLost => "The connection to the server was lost.".into(),
+            Status::IceTrouble(problem) => problem.text(),
             Status::Error(text) => text.clone(),
         }
     }
@@ -198,6 +207,11 @@ impl Status {
             Status::Waiting { link } => Some(link),
             _ => None,
         }
+    }
+
+    /// Whether to offer a link to the connectivity check page next to the text.
+    pub fn offers_check(&self) -> bool {
+        matches!(self, Status::IceTrouble(_))
     }
 
     /// How the line should look.
@@ -212,7 +226,10 @@ impl Status {
             Status::Reconnecting | Status::RoomFull | Status::PeerLeft | Status::HungUp => {
                 Tone::Warning
             }
-            Status::ConnectionFailed | Status::ServerLost | Status::Error(_) => Tone::Error,
+            Status::ConnectionFailed
+            | Status::ServerLost
+            | Status::IceTrouble(_)
+            | Status::Error(_) => Tone::Error,
         }
     }
 }
@@ -279,6 +296,10 @@ pub fn transition(state: CallState, trigger: &Trigger) -> Transition {
         Trigger::CallFailed(text) => {
             let next = if state.in_room() { S::Ended } else { state };
             Transition::to(next, Status::Error(text.clone()))
+        }
+        Trigger::IceProblem(problem) => {
+            let next = if state.in_room() { S::Ended } else { state };
+            Transition::to(next, Status::IceTrouble(*problem))
         }
         Trigger::ServerUnreachable => Transition::to(
             state,
@@ -572,5 +593,36 @@ mod tests {
         assert!(!CallState::Idle.in_room());
         assert!(!CallState::Full.in_room());
         assert!(!CallState::Ended.in_room());
+    }
+
+    #[test]
+    fn a_connectivity_problem_ends_the_call_and_offers_the_check_page() {
+        for state in [
+            CallState::Waiting,
+            CallState::Connecting,
+            CallState::Connected,
+        ] {
+            let t = transition(state, &Trigger::IceProblem(IceProblem::NoRelay));
+            assert_eq!(t.state, CallState::Ended);
+            let status = t.status.unwrap_or_default();
+            assert!(status.offers_check());
+            assert_eq!(status.tone(), Tone::Error);
+            assert_eq!(status.text(), IceProblem::NoRelay.text());
+        }
+    }
+
+    #[test]
+    fn a_late_connectivity_problem_outside_a_room_keeps_the_state() {
+        let t = transition(
+            CallState::Ended,
+            &Trigger::IceProblem(IceProblem::RelayRefused { code: 401 }),
+        );
+        assert_eq!(t.state, CallState::Ended);
+    }
+
+    #[test]
+    fn only_connectivity_problems_offer_the_check_page() {
+        assert!(!Status::ConnectionFailed.offers_check());
+        assert!(!Status::Error("x".into()).offers_check());
     }
 }

@@ -1,21 +1,37 @@
-//! The page: creates the view model and the controller, lays out the parts, and publishes the
-//! call state on `<body data-call-state>`.
+//! The page: picks the call page or the connectivity check page from the address, creates the
+//! call page's view model and controller, lays out its parts, and publishes the call state on
+//! `<body data-call-state>`.
 
 use leptos::logging::warn;
 use leptos::prelude::*;
 
 use super::chat_panel::ChatPanel;
+use super::check_page::CheckPage;
 use super::room_form::RoomForm;
 use super::status_line::StatusLine;
 use super::video_tile::VideoTile;
+use crate::browser;
 use crate::controller::{initial_room_input, Controller};
+use crate::link::{self, IcePolicy};
 use crate::model::ViewModel;
 
-/// The whole application.
+/// The whole application: the check page at `/check`, the call page everywhere else.
 #[component]
 pub fn App() -> impl IntoView {
+    if link::is_check_path(&browser::path()) {
+        view! { <CheckPage /> }.into_any()
+    } else {
+        view! { <CallPage /> }.into_any()
+    }
+}
+
+/// The call page.
+#[component]
+fn CallPage() -> impl IntoView {
     let vm = ViewModel::new(initial_room_input());
-    let controller = StoredValue::new_local(Controller::new(vm));
+    let controller = Controller::new(vm);
+    let relay_only = controller.ice_policy() == IcePolicy::Relay;
+    let controller = StoredValue::new_local(controller);
 
     // Automated tests and CSS read the state from the body, so it must always match the page.
     Effect::new(move |_| {
@@ -38,6 +54,15 @@ pub fn App() -> impl IntoView {
                 <section class="controls" aria-label="Call">
                     <RoomForm vm=vm controller=controller />
                     <StatusLine vm=vm controller=controller />
+                    {relay_only
+                        .then(|| {
+                            view! {
+                                <p id="iceMode" class="mode-note">
+                                    "Relay-only mode: this page sends and receives everything \
+                                     through the relay (TURN) server."
+                                </p>
+                            }
+                        })}
                 </section>
                 <section class="stage" aria-label="Videos">
                     <VideoTile
@@ -59,6 +84,9 @@ pub fn App() -> impl IntoView {
                 </section>
                 <ChatPanel vm=vm controller=controller />
             </main>
+            <footer class="app-footer">
+                <a href="/check">"Calls not working? Check your connection, camera and microphone."</a>
+            </footer>
         </div>
     }
 }

@@ -3,6 +3,7 @@
 
 mod app;
 mod chat_panel;
+mod check_page;
 mod room_form;
 mod status_line;
 mod video_tile;

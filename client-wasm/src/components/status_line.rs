@@ -1,11 +1,14 @@
 //! The status line: what is happening, in plain words, with the room link and a Copy link
-//! button while waiting, and a note when the media had to fall back.
+//! button while waiting, a link to the check page after a connectivity problem, the media path
+//! while connected, and a note when the media had to fall back.
 
 use leptos::prelude::*;
 
 use crate::controller::Controller;
+use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
-use crate::state::Status;
+use crate::state::{CallState, Status};
+use crate::stats::path_label;
 
 /// The status line. A polite live region, so screen readers announce changes.
 #[component]
@@ -34,6 +37,34 @@ pub fn StatusLine(
                                 >
                                     {move || if vm.link_copied.get() { "Copied" } else { "Copy link" }}
                                 </button>
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
+                vm.status
+                    .with(Status::offers_check)
+                    .then(|| {
+                        view! {
+                            <p class="status-check">
+                                <a id="checkLink" href=CHECK_PATH>
+                                    "Check your connection"
+                                </a>
+                                " to see what is blocking calls from here."
+                            </p>
+                        }
+                    })
+            }}
+            {move || {
+                // Shown only while connected: after a hang-up the path says nothing useful.
+                let connected = vm.call_state.get() == CallState::Connected;
+                vm.media_path
+                    .get()
+                    .filter(|_| connected)
+                    .map(|path| {
+                        view! {
+                            <p id="mediaPath" class="media-path" data-path=path.as_str()>
+                                {path_label(path)}
                             </p>
                         }
                     })
