@@ -131,7 +131,7 @@ impl Inner {
 
     fn on_signaling(self: &Rc<Self>, event: SignalingEvent) {
         match event {
-            SignalingEvent::Message(ServerMessage::Config { ice_servers }) => {
+            SignalingEvent::Message(ServerMessage::Config { ice_servers, .. }) => {
                 if self.probe_started.get() {
                     return;
                 }

@@ -321,7 +321,7 @@ impl Inner {
 
     fn on_server_message(self: &Rc<Self>, message: ServerMessage) {
         match message {
-            ServerMessage::Config { ice_servers } => {
+            ServerMessage::Config { ice_servers, .. } => {
                 // The first `config` lets the join go; later ones carry renewed TURN
                 // credentials, which a live call needs for any later relay allocation.
                 self.refresh_call_servers(&ice_servers);

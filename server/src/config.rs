@@ -78,6 +78,11 @@ pub struct Config {
     #[arg(long, env = "VISAVIS_TURN_RELAY_PORTS", default_value = "49160-49200", value_parser = parse_port_range)]
     pub turn_relay_ports: std::ops::RangeInclusive<u16>,
 
+    /// The largest file one person may send to the other, in MiB. Files travel peer to peer;
+    /// the limit protects the receiving browser's memory.
+    #[arg(long, env = "VISAVIS_MAX_FILE_MB", default_value_t = 512)]
+    pub max_file_mb: u64,
+
     /// Log format: `text` for people, `json` for log collectors.
     #[arg(long, env = "VISAVIS_LOG_FORMAT", default_value = "text", value_parser = ["text", "json"])]
     pub log_format: String,

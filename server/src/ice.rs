@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use visavis_shared::IceServer;
+use visavis_shared::{IceServer, ServerMessage};
 
 use crate::config::Config;
 use crate::turn::credentials;
@@ -15,6 +15,7 @@ pub struct IceConfig {
     turn_urls: Vec<String>,
     turn_secret: Option<Vec<u8>>,
     turn_ttl: Duration,
+    max_file_bytes: u64,
 }
 
 /// An ICE server list for one connection, and when to hand out a fresh one.
@@ -41,6 +42,7 @@ impl IceConfig {
             turn_urls,
             turn_secret: config.turn_secret.as_ref().map(|s| s.as_bytes().to_vec()),
             turn_ttl: Duration::from_secs(config.turn_ttl.max(60)),
+            max_file_bytes: config.max_file_mb.saturating_mul(1024 * 1024),
         }
     }
 
@@ -74,6 +76,16 @@ impl IceConfig {
             servers,
             refresh_in,
         }
+    }
+
+    /// The `config` message for one connection now, and when to send a fresh one.
+    pub fn config_message(&self) -> (ServerMessage, Option<Duration>) {
+        let issued = self.issue();
+        let message = ServerMessage::Config {
+            ice_servers: issued.servers,
+            max_file_bytes: Some(self.max_file_bytes),
+        };
+        (message, issued.refresh_in)
     }
 
     /// Whether TURN credentials are handed out (and so need refreshing).

@@ -123,12 +123,9 @@ pub async fn run_socket(
 
     // The first `config` carries fresh TURN credentials; a new one follows before they expire,
     // so calls longer than the credential lifetime keep a working relay.
-    let issued = context.ice.issue();
-    let refresh_timer = tokio::time::sleep(issued.refresh_in.unwrap_or(NEVER));
+    let (welcome, refresh_in) = context.ice.config_message();
+    let refresh_timer = tokio::time::sleep(refresh_in.unwrap_or(NEVER));
     tokio::pin!(refresh_timer);
-    let welcome = ServerMessage::Config {
-        ice_servers: issued.servers,
-    };
     let reason = match send(&mut session, &welcome).await {
         Err(reason) => reason,
         Ok(()) => loop {
@@ -153,9 +150,9 @@ pub async fn run_socket(
                     None => Next::End(EndReason::Dropped),
                 },
                 _ = &mut refresh_timer, if context.ice.has_turn() => {
-                    let issued = context.ice.issue();
-                    refresh_timer.as_mut().reset(tokio::time::Instant::now() + issued.refresh_in.unwrap_or(NEVER));
-                    match send(&mut session, &ServerMessage::Config { ice_servers: issued.servers }).await {
+                    let (fresh, refresh_in) = context.ice.config_message();
+                    refresh_timer.as_mut().reset(tokio::time::Instant::now() + refresh_in.unwrap_or(NEVER));
+                    match send(&mut session, &fresh).await {
                         Ok(()) => Next::Continue,
                         Err(reason) => Next::End(reason),
                     }

@@ -59,9 +59,15 @@ impl MediaPath {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
-    /// Sent once, right after the socket opens: the ICE servers the page should use.
-    /// An extension of the lab's message set; older clients ignore it.
-    Config { ice_servers: Vec<IceServer> },
+    /// Sent right after the socket opens, and again before TURN credentials expire: the ICE
+    /// servers the page should use, and the largest file a peer may send. An extension of the
+    /// lab's message set; older clients ignore it.
+    Config {
+        ice_servers: Vec<IceServer>,
+        /// The operator's limit on one file transfer, in bytes; absent means no limit was set.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_file_bytes: Option<u64>,
+    },
     /// You are the first in `room`: you are the Caller, wait for `new_peer`.
     Created { room: RoomName },
     /// You are the second in `room`: you are the Callee, wait for `invite`.

@@ -94,11 +94,19 @@ fn server_cases() -> Vec<(ServerMessage, Value)> {
                         credential: Some("c2VjcmV0".into()),
                     },
                 ],
+                max_file_bytes: Some(536_870_912),
             },
             json!({"type":"config","ice_servers":[
                 {"urls":["stun:stun.example.org:3478"]},
                 {"urls":["turn:turn.example.org:3478?transport=udp"],"username":"1700000000:abc","credential":"c2VjcmV0"}
-            ]}),
+            ],"max_file_bytes":536_870_912}),
+        ),
+        (
+            ServerMessage::Config {
+                ice_servers: vec![],
+                max_file_bytes: None,
+            },
+            json!({"type":"config","ice_servers":[]}),
         ),
         (
             ServerMessage::Created { room: room("r1") },

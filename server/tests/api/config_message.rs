@@ -13,7 +13,7 @@ async fn the_first_message_is_the_configured_ice_servers() {
 
     assert_eq!(
         first,
-        json!({"type": "config", "ice_servers": [{"urls": [STUN_URL]}]})
+        json!({"type": "config", "ice_servers": [{"urls": [STUN_URL]}], "max_file_bytes": 536_870_912})
     );
 }
 
@@ -32,7 +32,10 @@ async fn an_empty_stun_setting_gives_an_empty_ice_server_list() {
 
     let first = client.recv_json().await;
 
-    assert_eq!(first, json!({"type": "config", "ice_servers": []}));
+    assert_eq!(
+        first,
+        json!({"type": "config", "ice_servers": [], "max_file_bytes": 536_870_912})
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -41,7 +44,7 @@ async fn every_socket_gets_its_own_config_message() {
     let mut alice = TestClient::connect_raw(app.port, "alice").await;
     let mut bob = TestClient::connect_raw(app.port, "bob").await;
 
-    let expected = json!({"type": "config", "ice_servers": [{"urls": [STUN_URL]}]});
+    let expected = json!({"type": "config", "ice_servers": [{"urls": [STUN_URL]}], "max_file_bytes": 536_870_912});
     assert_eq!(alice.recv_json().await, expected);
     assert_eq!(bob.recv_json().await, expected);
 }
