@@ -16,6 +16,12 @@
 //! }
 //! ```
 //!
+//! Tests that need more than the plain app use [`run_browser_test_with`]: a setup step (run once
+//! the test's turn has come) returns [`AppOptions`] (extra server flags, e.g. the built-in TURN
+//! relay) and whatever the body needs, such as a coturn process from [`turn::Coturn`]. People
+//! whose pages are watched ([`Person::watch_peer_connections`]) let the test read `getStats()`
+//! itself, independently of what the app displays.
+//!
 //! Every wait polls the page (about every 100 ms) until a condition holds or a timeout passes;
 //! nothing waits by sleeping a fixed time. Browser tests run one at a time within a process
 //! (see [`TestContext::start`]), because each one starts several browsers and the machines that
@@ -39,6 +45,8 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use serde_json::{json, Value};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::sync::{Mutex, Semaphore, SemaphorePermit};
+
+pub mod turn;
 
 /// How long a page may take to load and start the app (the WASM module is compiled on load,
 /// which is slow with several browsers on two cores).
@@ -130,9 +138,74 @@ fn free_port() -> anyhow::Result<u16> {
 /// Asks the running server to stop; the future ends once it has.
 type StopServer = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()> + Send>> + Send + Sync>;
 
+/// Lines of a log written by something a test started (e.g. coturn), shared with the harness so
+/// a failing test saves it next to the screenshots.
+pub type SharedLog = Arc<std::sync::Mutex<Vec<String>>>;
+
+/// How the app under test is started: command-line flags added to the harness's own (plain HTTP
+/// on a free loopback port, the client build, a fresh data directory, no STUN), and logs of
+/// helper processes to save if the test fails.
+#[derive(Clone, Default)]
+pub struct AppOptions {
+    args: Vec<String>,
+    log_sources: Vec<(String, SharedLog)>,
+}
+
+impl AppOptions {
+    /// No extra flags: the app as the two-party tests run it.
+    pub fn new() -> AppOptions {
+        AppOptions::default()
+    }
+
+    /// Adds one command-line argument (a flag or its value).
+    pub fn arg(mut self, arg: impl Into<String>) -> AppOptions {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds `--flag value`.
+    pub fn flag(self, flag: &str, value: impl Into<String>) -> AppOptions {
+        self.arg(flag).arg(value)
+    }
+
+    /// Runs the built-in TURN relay on `127.0.0.1:<free port>`, advertising `127.0.0.1`, with
+    /// `secret` and relay ports from a free range (not the default range, which other programs
+    /// on the machine may be using).
+    pub fn builtin_relay(self, secret: &str) -> anyhow::Result<AppOptions> {
+        let ports = turn::free_udp_port_range(20)?;
+        Ok(self
+            .flag("--turn-secret", secret)
+            .flag("--turn-listen", "127.0.0.1:0")
+            .flag("--turn-external-ip", "127.0.0.1")
+            .flag(
+                "--turn-relay-ports",
+                format!("{}-{}", ports.start(), ports.end()),
+            ))
+    }
+
+    /// Hands browsers an external TURN server (`--turn-url`) with credentials from `secret`.
+    pub fn external_turn(self, url: &str, secret: &str) -> AppOptions {
+        self.flag("--turn-url", url).flag("--turn-secret", secret)
+    }
+
+    /// A log to save with the screenshots if the test fails, as `<test>-<name>.log`.
+    pub fn log_source(mut self, name: &str, log: SharedLog) -> AppOptions {
+        self.log_sources.push((name.to_owned(), log));
+        self
+    }
+
+    /// The extra command-line arguments.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+}
+
 /// The visavis server, running in this process on a free loopback port over plain HTTP.
 pub struct TestApp {
     port: u16,
+    relay_addr: Option<SocketAddr>,
+    relay_url: Option<String>,
+    relay_ports: Option<std::ops::RangeInclusive<u16>>,
     _data_dir: tempfile::TempDir,
     stop: StopServer,
     server: tokio::task::JoinHandle<()>,
@@ -141,12 +214,17 @@ pub struct TestApp {
 impl TestApp {
     /// Builds and starts the app, serving [`dist_dir`], with no STUN servers.
     pub async fn start() -> anyhow::Result<TestApp> {
+        TestApp::start_with(&AppOptions::default()).await
+    }
+
+    /// Like [`TestApp::start`], with the extra flags of `options` after the harness's own.
+    pub async fn start_with(options: &AppOptions) -> anyhow::Result<TestApp> {
         let dist = dist_dir();
         let data_dir = tempfile::Builder::new()
             .prefix("visavis-e2e-data-")
             .tempdir()
             .context("creating the data directory")?;
-        let args: Vec<std::ffi::OsString> = vec![
+        let mut args: Vec<std::ffi::OsString> = vec![
             "visavis".into(),
             "--no-tls".into(),
             "--rate-limit-exempt-loopback".into(),
@@ -159,11 +237,25 @@ impl TestApp {
             "--stun".into(),
             "".into(),
         ];
-        let config = visavis::config::Config::parse_from(args);
+        args.extend(options.args.iter().map(Into::into));
+        let config = visavis::config::Config::try_parse_from(args)
+            .with_context(|| format!("the app's flags {:?}", options.args))?;
+        let relay_ports = config
+            .turn_listen
+            .is_some()
+            .then(|| config.turn_relay_ports.clone());
+        // The host the app puts into its advertised `turn:` URL (see `start_relay`).
+        let relay_host = config
+            .turn_listen
+            .map(|listen| config.turn_external_ip.unwrap_or(listen.ip()));
         let app = visavis::startup::Application::build(config)
             .await
             .context("building the visavis application")?;
         let port = app.port();
+        let relay_addr = app.relay_addr();
+        let relay_url = relay_host.zip(relay_addr).map(|(host, addr)| {
+            format!("turn:{}?transport=udp", SocketAddr::new(host, addr.port()))
+        });
         let handle = app.handle();
         let stop: StopServer = Box::new(move || {
             let handle = handle.clone();
@@ -176,6 +268,9 @@ impl TestApp {
         });
         Ok(TestApp {
             port,
+            relay_addr,
+            relay_url,
+            relay_ports,
             _data_dir: data_dir,
             stop,
             server,
@@ -190,6 +285,34 @@ impl TestApp {
     /// The app's base URL, `http://127.0.0.1:<port>` (a secure context, so cameras work).
     pub fn base_url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// The UDP address of the built-in TURN relay, if it runs.
+    pub fn relay_addr(&self) -> Option<SocketAddr> {
+        self.relay_addr
+    }
+
+    /// The UDP ports the built-in relay relays from, if it runs.
+    pub fn relay_ports(&self) -> Option<std::ops::RangeInclusive<u16>> {
+        self.relay_ports.clone()
+    }
+
+    /// The `turn:` URL the app advertises for its built-in relay, if it runs.
+    pub fn relay_url(&self) -> Option<String> {
+        self.relay_url.clone()
+    }
+
+    /// The built-in relay's live allocations, seen from outside the app: the UDP sockets this
+    /// process holds in the relay's port range. Empty without the built-in relay.
+    pub fn relay_allocations(&self) -> Vec<SocketAddr> {
+        let Some(ports) = &self.relay_ports else {
+            return Vec::new();
+        };
+        turn::udp_sockets_of(std::process::id())
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|addr| ports.contains(&addr.port()))
+            .collect()
     }
 }
 
@@ -275,10 +398,15 @@ impl BrowserKind {
 
     /// The capabilities of a new session whose profile lives in `profile_dir`.
     pub fn capabilities(self, profile_dir: &Path) -> Capabilities {
+        self.capabilities_with(profile_dir, &BrowserOptions::default())
+    }
+
+    /// Like [`BrowserKind::capabilities`], with extra command-line arguments and preferences.
+    pub fn capabilities_with(self, profile_dir: &Path, options: &BrowserOptions) -> Capabilities {
         let mut caps = Capabilities::new();
         match self {
             BrowserKind::Chromium => {
-                let args = vec![
+                let mut args = vec![
                     "--headless=new".to_owned(),
                     "--no-sandbox".to_owned(),
                     "--disable-gpu".to_owned(),
@@ -291,19 +419,35 @@ impl BrowserKind {
                     "--disable-sync".to_owned(),
                     "--no-first-run".to_owned(),
                     "--disable-quic".to_owned(),
+                    // Real host addresses in candidates instead of random `.local` names: the
+                    // machines these tests run on resolve no mDNS, and the TURN tests read the
+                    // addresses.
+                    "--disable-features=WebRtcHideLocalIpsWithMdns".to_owned(),
                     "--window-size=1280,800".to_owned(),
                     format!("--user-data-dir={}", profile_dir.display()),
                 ];
+                args.extend(options.args.iter().cloned());
+                let mut chrome_options = json!({ "binary": self.browser_binary(), "args": args });
+                if let Some(prefs) = &options.prefs {
+                    chrome_options["prefs"] = prefs.clone();
+                }
                 caps.insert("browserName".to_owned(), json!("chrome"));
-                caps.insert(
-                    "goog:chromeOptions".to_owned(),
-                    json!({ "binary": self.browser_binary(), "args": args }),
-                );
+                caps.insert("goog:chromeOptions".to_owned(), chrome_options);
                 caps.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
             }
         }
         caps
     }
+}
+
+/// What one person's browser gets beyond the defaults.
+#[derive(Debug, Clone, Default)]
+pub struct BrowserOptions {
+    /// Extra command-line arguments.
+    pub args: Vec<String>,
+    /// Profile preferences (Chromium's `goog:chromeOptions.prefs`), e.g.
+    /// `{"webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}}`.
+    pub prefs: Option<Value>,
 }
 
 /// A WebDriver server running as a child process; killed when dropped.
@@ -444,6 +588,110 @@ impl WebDriverCompatibleCommand for GetBrowserLog {
     }
 }
 
+/// Chromedriver's endpoint for a Chrome DevTools Protocol command.
+#[derive(Debug)]
+struct CdpCommand {
+    method: &'static str,
+    params: Value,
+}
+
+impl WebDriverCompatibleCommand for CdpCommand {
+    fn endpoint(
+        &self,
+        base_url: &url::Url,
+        session_id: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base_url.join(&format!(
+            "session/{}/goog/cdp/execute",
+            session_id.unwrap_or_default()
+        ))
+    }
+
+    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
+        (
+            http::Method::POST,
+            Some(json!({ "cmd": self.method, "params": self.params }).to_string()),
+        )
+    }
+}
+
+/// Runs before the app's own scripts on every page of a watched session (see
+/// [`Person::watch_peer_connections`]): replaces `RTCPeerConnection` by a subclass that keeps
+/// every connection in `window.__visavisE2ePeerConnections`, so the test can read `getStats()`
+/// itself, and every `icecandidateerror` in `window.__visavisE2eIceErrors`. If the test has set
+/// `window.__visavisE2eIceOverride = {username, credential}`, the subclass puts those into every
+/// `turn:`/`turns:` server of the configuration, on creation and on `setConfiguration`;
+/// otherwise the configuration passes unchanged.
+const PEER_CONNECTION_PROBE: &str = r#"(() => {
+  const Native = window.RTCPeerConnection;
+  if (typeof Native !== 'function' || Native.__visavisE2eProbe) return;
+  const connections = [];
+  const errors = [];
+  const rewrite = (config) => {
+    const override = window.__visavisE2eIceOverride;
+    if (!override || !config || !Array.isArray(config.iceServers)) return config;
+    const servers = config.iceServers.map((server) => {
+      const urls = [].concat(server.urls || []);
+      if (!urls.some((u) => /^turns?:/i.test(String(u)))) return server;
+      return Object.assign({}, server,
+        { username: override.username, credential: override.credential });
+    });
+    return Object.assign({}, config, { iceServers: servers });
+  };
+  class ProbedPeerConnection extends Native {
+    constructor(config, ...rest) {
+      super(rewrite(config), ...rest);
+      connections.push(this);
+      this.addEventListener('icecandidateerror', (e) => {
+        errors.push({ url: String(e.url ?? ''), code: Number(e.errorCode ?? 0),
+                      text: String(e.errorText ?? '') });
+      });
+    }
+    setConfiguration(config) {
+      return super.setConfiguration(rewrite(config));
+    }
+  }
+  ProbedPeerConnection.__visavisE2eProbe = true;
+  window.RTCPeerConnection = ProbedPeerConnection;
+  window.__visavisE2ePeerConnections = connections;
+  window.__visavisE2eIceErrors = errors;
+})();"#;
+
+/// Reads the selected candidate pair of the newest open peer connection the probe saw, from
+/// `getStats()`: the transport's `selectedCandidatePairId`, else a nominated succeeded pair.
+const SELECTED_PAIR_SCRIPT: &str = r#"const done = arguments[arguments.length - 1];
+const all = window.__visavisE2ePeerConnections;
+if (!Array.isArray(all)) { done({ error: 'the peer-connection probe is not installed' }); return; }
+const open = all.filter((pc) => pc.connectionState !== 'closed');
+const pc = open[open.length - 1];
+if (!pc) { done({ error: 'no open peer connection (' + all.length + ' seen)' }); return; }
+const config = pc.getConfiguration();
+const urls = [];
+for (const server of config.iceServers || []) urls.push(...[].concat(server.urls || []));
+pc.getStats().then((report) => {
+  const byId = new Map();
+  report.forEach((s) => byId.set(s.id, s));
+  let pair = null;
+  report.forEach((s) => {
+    if (s.type === 'transport' && s.selectedCandidatePairId) pair = byId.get(s.selectedCandidatePairId) || pair;
+  });
+  if (!pair) report.forEach((s) => {
+    if (!pair && s.type === 'candidate-pair' && s.nominated && s.state === 'succeeded') pair = s;
+  });
+  const describe = (c) => c ? { type: c.candidateType ?? null, address: c.address ?? c.ip ?? null,
+      port: c.port ?? null, protocol: c.protocol ?? null, relayProtocol: c.relayProtocol ?? null,
+      url: c.url ?? null } : null;
+  done({
+    connectionState: pc.connectionState,
+    policy: config.iceTransportPolicy ?? null,
+    iceServerUrls: urls,
+    pair: pair ? { state: pair.state, bytesSent: pair.bytesSent ?? 0,
+                   bytesReceived: pair.bytesReceived ?? 0,
+                   local: describe(byId.get(pair.localCandidateId)),
+                   remote: describe(byId.get(pair.remoteCandidateId)) } : null,
+  });
+}, (error) => done({ error: 'getStats failed: ' + error }));"#;
+
 // ---------------------------------------------------------------------------------------------
 // A test's world: the app, the WebDriver server, the people
 // ---------------------------------------------------------------------------------------------
@@ -462,6 +710,7 @@ struct ContextInner {
     app: TestApp,
     driver: DriverProcess,
     sessions: Mutex<Vec<SessionRecord>>,
+    log_sources: Vec<(String, SharedLog)>,
     _slot: SemaphorePermit<'static>,
 }
 
@@ -481,6 +730,14 @@ impl Drop for ContextInner {
     }
 }
 
+/// Waits until no other browser test of this process runs.
+async fn browser_test_slot() -> anyhow::Result<SemaphorePermit<'static>> {
+    BROWSER_TEST_SLOTS
+        .acquire()
+        .await
+        .context("the browser-test semaphore was closed")
+}
+
 /// Everything one browser test runs against. Cheap to clone.
 #[derive(Clone)]
 pub struct TestContext {
@@ -490,14 +747,26 @@ pub struct TestContext {
 impl TestContext {
     /// Waits for this process's browser-test slot, then starts the app and the WebDriver server.
     pub async fn start(test_name: &str) -> anyhow::Result<TestContext> {
+        TestContext::start_with(test_name, AppOptions::default()).await
+    }
+
+    /// Like [`TestContext::start`], with the app started with `options`.
+    pub async fn start_with(test_name: &str, options: AppOptions) -> anyhow::Result<TestContext> {
+        BrowserKind::from_env().require_installed();
+        dist_dir();
+        let slot = browser_test_slot().await?;
+        TestContext::start_in_slot(test_name, options, slot).await
+    }
+
+    async fn start_in_slot(
+        test_name: &str,
+        options: AppOptions,
+        slot: SemaphorePermit<'static>,
+    ) -> anyhow::Result<TestContext> {
         let browser = BrowserKind::from_env();
         browser.require_installed();
         dist_dir();
-        let slot = BROWSER_TEST_SLOTS
-            .acquire()
-            .await
-            .context("the browser-test semaphore was closed")?;
-        let app = TestApp::start().await?;
+        let app = TestApp::start_with(&options).await?;
         let driver = DriverProcess::start(browser).await?;
         Ok(TestContext {
             inner: Arc::new(ContextInner {
@@ -506,6 +775,7 @@ impl TestContext {
                 app,
                 driver,
                 sessions: Mutex::new(Vec::new()),
+                log_sources: options.log_sources,
                 _slot: slot,
             }),
         })
@@ -523,13 +793,20 @@ impl TestContext {
 
     /// Starts a new browser session with its own fresh profile, as a separate person.
     pub async fn person(&self, name: &str) -> Person {
-        match self.try_person(name).await {
+        self.person_with_browser(name, &BrowserOptions::default())
+            .await
+    }
+
+    /// Like [`TestContext::person`], with extra arguments or preferences for this person's
+    /// browser (e.g. to restrict its networking).
+    pub async fn person_with_browser(&self, name: &str, options: &BrowserOptions) -> Person {
+        match self.try_person(name, options).await {
             Ok(person) => person,
             Err(error) => panic!("could not start a browser for {name}: {error:#}"),
         }
     }
 
-    async fn try_person(&self, name: &str) -> anyhow::Result<Person> {
+    async fn try_person(&self, name: &str, options: &BrowserOptions) -> anyhow::Result<Person> {
         let browser = self.inner.browser;
         let profile = tempfile::Builder::new()
             .prefix(&format!("visavis-e2e-{}-", browser.name()))
@@ -538,7 +815,7 @@ impl TestContext {
         // The driver listens on plain HTTP on loopback, so the client needs no TLS stack at all
         // (which also keeps a second crypto library out of the build).
         let client = ClientBuilder::new(HttpConnector::new())
-            .capabilities(browser.capabilities(profile.path()))
+            .capabilities(browser.capabilities_with(profile.path(), options))
             .connect(&self.inner.driver.url())
             .await
             .with_context(|| format!("opening a {} session", browser.name()))?;
@@ -579,6 +856,14 @@ impl TestContext {
             return;
         }
         let test = sanitize_file_name(&self.inner.test_name);
+        for (name, log) in &self.inner.log_sources {
+            let path = dir.join(format!("{test}-{}.log", sanitize_file_name(name)));
+            let text = log.lock().map(|lines| lines.join("\n")).unwrap_or_default();
+            match std::fs::write(&path, text) {
+                Ok(()) => eprintln!("log of {name}: {}", path.display()),
+                Err(error) => eprintln!("could not write {}: {error}", path.display()),
+            }
+        }
         let sessions = self.inner.sessions.lock().await;
         for (index, session) in sessions.iter().enumerate() {
             let n = index + 1;
@@ -678,12 +963,40 @@ where
     F: FnOnce(TestContext) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_browser_test_with(
+        || async { Ok((AppOptions::default(), ())) },
+        |ctx, ()| body(ctx),
+    )
+    .await;
+}
+
+/// Like [`run_browser_test`], for tests that need more than the plain app: once this test's
+/// turn has come, `setup` starts whatever it needs (e.g. a TURN server) and returns the app's
+/// options and what the body needs (`T`, dropped when the body ends, e.g. to kill a process).
+pub async fn run_browser_test_with<S, SFut, T, F, Fut>(setup: S, body: F)
+where
+    S: FnOnce() -> SFut,
+    SFut: Future<Output = anyhow::Result<(AppOptions, T)>>,
+    T: Send + 'static,
+    F: FnOnce(TestContext, T) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let test_name = current_test_name();
-    let ctx = match TestContext::start(&test_name).await {
+    BrowserKind::from_env().require_installed();
+    dist_dir();
+    let slot = match browser_test_slot().await {
+        Ok(slot) => slot,
+        Err(error) => panic!("could not set up the browser test {test_name}: {error:#}"),
+    };
+    let (options, extra) = match setup().await {
+        Ok(prepared) => prepared,
+        Err(error) => panic!("could not prepare the browser test {test_name}: {error:#}"),
+    };
+    let ctx = match TestContext::start_in_slot(&test_name, options, slot).await {
         Ok(ctx) => ctx,
         Err(error) => panic!("could not set up the browser test {test_name}: {error:#}"),
     };
-    let outcome = tokio::spawn(tokio::time::timeout(TEST_TIMEOUT, body(ctx.clone()))).await;
+    let outcome = tokio::spawn(tokio::time::timeout(TEST_TIMEOUT, body(ctx.clone(), extra))).await;
     let failure: Option<Box<dyn Any + Send>> = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(_elapsed)) => Some(Box::new(format!(
@@ -730,6 +1043,101 @@ pub struct HangUpReport {
     pub tracks: Vec<String>,
     /// Whether there was at least one track and all of them had ended.
     pub all_tracks_ended: bool,
+}
+
+/// One ICE candidate of a candidate pair, as `getStats()` describes it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CandidateInfo {
+    /// `host`, `srflx`, `prflx` or `relay`.
+    pub candidate_type: String,
+    /// The candidate's IP address (for a local relay candidate: the relay's address).
+    pub address: String,
+    /// The candidate's port (for a local relay candidate: the relayed port).
+    pub port: u16,
+    /// `udp` or `tcp`.
+    pub protocol: String,
+    /// For a local relay candidate: how the browser reaches the relay (`udp`, `tcp`, `tls`).
+    pub relay_protocol: Option<String>,
+    /// For a local relay or srflx candidate: the ICE server URL it came from.
+    pub url: Option<String>,
+}
+
+impl CandidateInfo {
+    fn from_stats(value: &Value) -> CandidateInfo {
+        let text = |key: &str| value[key].as_str().map(str::to_owned);
+        CandidateInfo {
+            candidate_type: text("type").unwrap_or_default(),
+            address: text("address").unwrap_or_default(),
+            port: value["port"]
+                .as_u64()
+                .and_then(|p| u16::try_from(p).ok())
+                .unwrap_or(0),
+            protocol: text("protocol").unwrap_or_default(),
+            relay_protocol: text("relayProtocol"),
+            url: text("url"),
+        }
+    }
+}
+
+/// The candidate pair a peer connection sends media over, read by the test itself from
+/// `getStats()` (see [`Person::selected_pair`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SelectedPair {
+    /// The connection's `iceTransportPolicy` (`all` or `relay`).
+    pub policy: String,
+    /// The ICE server URLs in the connection's configuration.
+    pub ice_server_urls: Vec<String>,
+    /// The connection's `connectionState`.
+    pub connection_state: String,
+    /// This browser's candidate.
+    pub local: CandidateInfo,
+    /// The other browser's candidate.
+    pub remote: CandidateInfo,
+    /// Bytes sent over the pair so far.
+    pub bytes_sent: u64,
+    /// Bytes received over the pair so far.
+    pub bytes_received: u64,
+}
+
+impl SelectedPair {
+    /// Whether either side of the pair is a relay candidate.
+    pub fn is_relayed(&self) -> bool {
+        self.local.candidate_type == "relay" || self.remote.candidate_type == "relay"
+    }
+}
+
+/// The rows of the `/check` page, in page order.
+pub const CHECK_ROWS: [&str; 5] = [
+    "checkHost",
+    "checkSrflx",
+    "checkRelay",
+    "checkCamera",
+    "checkMicrophone",
+];
+
+/// One row of the `/check` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRow {
+    /// The row's element id, e.g. `checkRelay`.
+    pub id: String,
+    /// Its `data-result`: `pending`, `ok`, `fail` or `skipped` (`<missing>` without the row).
+    pub result: String,
+    /// What the row says.
+    pub text: String,
+}
+
+/// The rows of the `/check` page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CheckRows(pub Vec<CheckRow>);
+
+impl CheckRows {
+    /// The `data-result` of the row `id`, or `<missing>`.
+    pub fn result(&self, id: &str) -> &str {
+        self.0
+            .iter()
+            .find(|row| row.id == id)
+            .map_or("<missing>", |row| row.result.as_str())
+    }
 }
 
 /// One simulated person: a browser session with its own profile.
@@ -1091,6 +1499,237 @@ impl Person {
         }
     }
 
+    /// From now on, every page this person opens gets the peer-connection probe before the
+    /// app's own scripts run (a DevTools `Page.addScriptToEvaluateOnNewDocument`), so that
+    /// [`Person::selected_pair`] can read `getStats()` independently of the app. Call it before
+    /// [`Person::open`].
+    pub async fn watch_peer_connections(&self) {
+        let command = CdpCommand {
+            method: "Page.addScriptToEvaluateOnNewDocument",
+            params: json!({ "source": PEER_CONNECTION_PROBE }),
+        };
+        if let Err(error) = self.client.issue_cmd(command).await {
+            panic!(
+                "{}: could not install the peer-connection probe: {error}",
+                self.name
+            );
+        }
+    }
+
+    /// Makes the probe (see [`Person::watch_peer_connections`]) hand the browser these TURN
+    /// credentials instead of the app's, for peer connections created from now on in this
+    /// page. For testing what the page does with credentials the server cannot be made to
+    /// issue, such as expired ones.
+    pub async fn override_turn_credentials(&self, username: &str, credential: &str) {
+        let installed = self
+            .execute(
+                "window.__visavisE2eIceOverride = { username: arguments[0], credential: arguments[1] };\n\
+                 return typeof RTCPeerConnection === 'function' && RTCPeerConnection.__visavisE2eProbe === true;",
+                vec![json!(username), json!(credential)],
+            )
+            .await;
+        assert_eq!(
+            installed,
+            json!(true),
+            "{}: the peer-connection probe must be installed (watch_peer_connections before \
+             open) to override TURN credentials",
+            self.name
+        );
+    }
+
+    /// The selected candidate pair of this page's newest open peer connection, read from
+    /// `getStats()` by the test (needs [`Person::watch_peer_connections`]). `Err` says why there
+    /// is none yet.
+    pub async fn selected_pair(&self) -> Result<SelectedPair, String> {
+        let value = match self
+            .client
+            .execute_async(SELECTED_PAIR_SCRIPT, vec![])
+            .await
+        {
+            Ok(value) => value,
+            Err(error) => return Err(format!("the getStats script failed: {error}")),
+        };
+        if let Some(error) = value["error"].as_str() {
+            return Err(error.to_owned());
+        }
+        let pair = &value["pair"];
+        if pair.is_null() {
+            return Err(format!(
+                "no selected candidate pair yet (connection state {})",
+                value["connectionState"]
+            ));
+        }
+        Ok(SelectedPair {
+            policy: value["policy"].as_str().unwrap_or_default().to_owned(),
+            ice_server_urls: string_list(&value["iceServerUrls"]),
+            connection_state: value["connectionState"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+            local: CandidateInfo::from_stats(&pair["local"]),
+            remote: CandidateInfo::from_stats(&pair["remote"]),
+            bytes_sent: pair["bytesSent"].as_u64().unwrap_or(0),
+            bytes_received: pair["bytesReceived"].as_u64().unwrap_or(0),
+        })
+    }
+
+    /// The `icecandidateerror` events of this page's peer connections so far, as
+    /// `(url, code, text)` (needs [`Person::watch_peer_connections`]).
+    pub async fn ice_errors(&self) -> Vec<(String, u64, String)> {
+        let value = self
+            .execute(
+                "const e = window.__visavisE2eIceErrors;\n\
+                 return Array.isArray(e) ? e : null;",
+                vec![],
+            )
+            .await;
+        let Some(errors) = value.as_array() else {
+            panic!(
+                "{}: the peer-connection probe is not installed (watch_peer_connections before \
+                 open)",
+                self.name
+            );
+        };
+        errors
+            .iter()
+            .map(|e| {
+                (
+                    e["url"].as_str().unwrap_or_default().to_owned(),
+                    e["code"].as_u64().unwrap_or(0),
+                    e["text"].as_str().unwrap_or_default().to_owned(),
+                )
+            })
+            .collect()
+    }
+
+    /// Polls [`Person::selected_pair`] until there is a pair that has received bytes; panics
+    /// after `timeout` with the last answer.
+    pub async fn wait_for_selected_pair(&self, timeout: Duration) -> SelectedPair {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = match self.selected_pair().await {
+                Ok(pair) if pair.bytes_received > 0 => return pair,
+                Ok(pair) => format!("{pair:?}"),
+                Err(error) => error,
+            };
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: no selected candidate pair with received bytes within {timeout:?}; \
+                     last: {last}; call state: {}; status: {:?}",
+                    self.name,
+                    self.call_state().await,
+                    self.status_text().await
+                );
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// The page's own verdict on the media path: `#mediaPath`'s `data-path` (`direct` or
+    /// `relay`), or `None` while there is none.
+    pub async fn media_path(&self) -> Option<String> {
+        self.execute(
+            "const e = document.getElementById('mediaPath');\n\
+             return e && e.dataset.path ? e.dataset.path : null;",
+            vec![],
+        )
+        .await
+        .as_str()
+        .map(str::to_owned)
+    }
+
+    /// Polls `#mediaPath` for up to [`STEP_TIMEOUT`] until the page reports a path; `None` if
+    /// it never does (e.g. a client without the element).
+    pub async fn wait_for_media_path_report(&self) -> Option<String> {
+        let deadline = Instant::now() + STEP_TIMEOUT;
+        loop {
+            let path = self.media_path().await;
+            if path.is_some() || Instant::now() >= deadline {
+                return path;
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Waits until `#mediaPath` says `expected` (`direct` or `relay`).
+    pub async fn wait_for_media_path(&self, expected: &str) {
+        let literal = json!(expected).to_string();
+        self.wait_until(
+            &format!(
+                "document.getElementById('mediaPath') !== null \
+                 && document.getElementById('mediaPath').dataset.path === {literal}"
+            ),
+            STEP_TIMEOUT,
+            &format!("#mediaPath[data-path={expected}]"),
+        )
+        .await;
+    }
+
+    /// Navigates to `page_path` and waits until `ready_js` (a JavaScript expression) holds.
+    pub async fn open_page(&self, page_path: &str, ready_js: &str, description: &str) {
+        let url = format!("{}{}", self.base_url, page_path);
+        if let Err(error) = self.client.goto(&url).await {
+            panic!("{} could not open {url}: {error}", self.name);
+        }
+        self.wait_until(
+            ready_js,
+            PAGE_LOAD_TIMEOUT,
+            &format!("{description} on {url}"),
+        )
+        .await;
+    }
+
+    /// Opens `/check` and waits until it has rendered its rows and published its state.
+    pub async fn open_check(&self) {
+        self.open_page(
+            "/check",
+            "document.getElementById('checkRelay') !== null \
+             && typeof document.body.dataset.checkState === 'string'",
+            "the connectivity check to render",
+        )
+        .await;
+    }
+
+    /// Waits until the `/check` page says `data-check-state="done"`, then returns its rows.
+    pub async fn wait_for_check_done(&self, timeout: Duration) -> CheckRows {
+        self.wait_until(
+            "document.body.dataset.checkState === 'done'",
+            timeout,
+            "the connectivity check to finish (data-check-state=done)",
+        )
+        .await;
+        self.check_rows().await
+    }
+
+    /// Each `/check` row's `data-result` and text, in [`CHECK_ROWS`] order.
+    pub async fn check_rows(&self) -> CheckRows {
+        let value = self
+            .execute(
+                "return arguments[0].map((id) => {\n\
+                     const e = document.getElementById(id);\n\
+                     return [id, e ? (e.dataset.result ?? '<unset>') : '<missing>',\n\
+                             e ? e.textContent.trim() : ''];\n\
+                 });",
+                vec![json!(CHECK_ROWS)],
+            )
+            .await;
+        let text = |row: &Value, i: usize| row[i].as_str().unwrap_or_default().to_owned();
+        CheckRows(
+            value
+                .as_array()
+                .map(|rows| {
+                    rows.iter()
+                        .map(|row| CheckRow {
+                            id: text(row, 0),
+                            result: text(row, 1),
+                            text: text(row, 2),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default(),
+        )
+    }
+
     /// A one-line description of the page: URL, call state, status line.
     pub async fn describe(&self) -> String {
         let url = match self.client.current_url().await {
@@ -1163,6 +1802,11 @@ pub fn room_path(room: &str) -> String {
     format!("/r/{room}")
 }
 
+/// The path of a room's link in relay-only mode (`?ice=relay`).
+pub fn relay_room_path(room: &str) -> String {
+    format!("/r/{room}?ice=relay")
+}
+
 /// With both people already on the room's page: `caller` clicks Call and waits, then `callee`
 /// clicks Call; both reach `connected`.
 pub async fn call_between(caller: &Person, callee: &Person) {
@@ -1178,8 +1822,12 @@ pub async fn call_between(caller: &Person, callee: &Person) {
 /// Both people open the room's link and call each other; returns once both are `connected`
 /// and both remote videos play.
 pub async fn connect_pair(caller: &Person, callee: &Person, room: &str) {
-    let path = room_path(room);
-    tokio::join!(caller.open(&path), callee.open(&path));
+    connect_pair_at(caller, callee, &room_path(room)).await;
+}
+
+/// Like [`connect_pair`], on the page at `path` (e.g. [`relay_room_path`]).
+pub async fn connect_pair_at(caller: &Person, callee: &Person, path: &str) {
+    tokio::join!(caller.open(path), callee.open(path));
     call_between(caller, callee).await;
     tokio::join!(caller.remote_video_playing(), callee.remote_video_playing());
 }
