@@ -5,7 +5,7 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Session};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 use futures_util::StreamExt;
 use tokio::time::{interval, timeout, MissedTickBehavior};
 use visavis_shared::limits::MAX_FRAME_BYTES;
@@ -35,6 +35,8 @@ const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EndReason {
     Close,
+    /// The TCP connection ended without a close frame.
+    Lost,
     Heartbeat,
     ProtocolError,
     RateLimit,
@@ -49,6 +51,7 @@ impl EndReason {
             EndReason::Close => "close",
             EndReason::Heartbeat => "heartbeat",
             EndReason::ProtocolError => "protocol_error",
+            EndReason::Lost => "lost",
             EndReason::RateLimit => "rate_limit",
             EndReason::SlowConsumer => "slow_consumer",
             EndReason::Dropped => "dropped",
@@ -57,7 +60,7 @@ impl EndReason {
 
     fn close_reason(self) -> Option<CloseReason> {
         let (code, description) = match self {
-            EndReason::Close => return None,
+            EndReason::Close | EndReason::Lost => return None,
             EndReason::ProtocolError => (CloseCode::Size, "frame too large or malformed"),
             EndReason::Heartbeat => (CloseCode::Away, "heartbeat timeout"),
             EndReason::RateLimit => (CloseCode::Policy, "too many messages"),
@@ -103,7 +106,7 @@ pub async fn run_socket(
     mut context: SocketContext,
 ) {
     let Some(mut connection) = context.hub.connect().await else {
-        let _ = session.close(None).await;
+        let _ = timeout(SEND_TIMEOUT, session.close(None)).await;
         return;
     };
     let conn = connection.id;
@@ -136,6 +139,10 @@ pub async fn run_socket(
                         Some(Ok(message)) => handle_frame(conn, message, &mut session, &mut context).await,
                         None => Next::End(EndReason::Close),
                         // An oversized frame or broken framing: this socket only is closed.
+                        // The connection broke under us (FIN or RST without a close frame).
+                        Some(Err(ProtocolError::Io(err))) if err.kind() != std::io::ErrorKind::InvalidData => {
+                            Next::End(EndReason::Lost)
+                        }
                         Some(Err(err)) => {
                             tracing::info!(%conn, error = %err, "protocol error");
                             Next::End(EndReason::ProtocolError)
@@ -160,10 +167,12 @@ pub async fn run_socket(
                 _ = heartbeat.tick() => {
                     if last_heard.elapsed() > CLIENT_TIMEOUT {
                         Next::End(EndReason::Heartbeat)
-                    } else if session.ping(b"").await.is_err() {
-                        Next::End(EndReason::Close)
                     } else {
-                        Next::Continue
+                        match timeout(SEND_TIMEOUT, session.ping(b"")).await {
+                            Ok(Ok(())) => Next::Continue,
+                            Ok(Err(_closed)) => Next::End(EndReason::Close),
+                            Err(_elapsed) => Next::End(EndReason::SlowConsumer),
+                        }
                     }
                 }
             };
@@ -183,7 +192,8 @@ pub async fn run_socket(
     }
     context.metrics.connections.dec();
     context.hub.disconnect(conn).await;
-    let _ = session.close(reason.close_reason()).await;
+    // Even the close frame is bounded: a peer that does not read must not hold this task.
+    let _ = timeout(SEND_TIMEOUT, session.close(reason.close_reason())).await;
 }
 
 /// Handles one frame from the browser.
@@ -197,9 +207,11 @@ async fn handle_frame(
         AggregatedMessage::Text(text) => Some(text),
         AggregatedMessage::Binary(_) => None,
         AggregatedMessage::Ping(bytes) => {
-            return match session.pong(&bytes).await {
-                Ok(()) => Next::Continue,
-                Err(_) => Next::End(EndReason::Close),
+            // Bounded like every write: a client that pings but never reads must not block here.
+            return match timeout(SEND_TIMEOUT, session.pong(&bytes)).await {
+                Ok(Ok(())) => Next::Continue,
+                Ok(Err(_closed)) => Next::End(EndReason::Close),
+                Err(_elapsed) => Next::End(EndReason::SlowConsumer),
             };
         }
         AggregatedMessage::Pong(_) => return Next::Continue,

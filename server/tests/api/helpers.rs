@@ -1,6 +1,7 @@
 //! The test harness: an in-process server on a free port, and a WebSocket client that speaks the
 //! protocol the way a browser does (JSON text frames), with deadlines on every wait.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
@@ -8,7 +9,10 @@ use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use tempfile::TempDir;
 use tokio::net::TcpStream;
+use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::time::{timeout, timeout_at, Instant};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, StatusCode};
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use visavis::config::Config;
@@ -29,8 +33,29 @@ pub const SILENCE: Duration = Duration::from_millis(300);
 /// A running server and the directories it uses; they are deleted when this is dropped.
 pub struct TestApp {
     pub port: u16,
+    /// The port of the separate `/metrics` listener (`--metrics-listen`), if configured.
+    pub metrics_port: Option<u16>,
+    /// The UDP address of the built-in TURN relay (`--turn-listen`), if it runs.
+    pub relay_addr: Option<SocketAddr>,
+    /// `http` or `https`.
+    scheme: &'static str,
     _static_dir: TempDir,
     _data_dir: TempDir,
+    _lease: Lease,
+}
+
+/// Every server of this test binary runs in the same process. Ordinary tests share it freely;
+/// a test that measures latency takes it alone, so that its figures describe the load it
+/// creates and not whatever other tests happen to run on the same cores at that moment.
+///
+/// One consequence: a test must not start a second server while it holds one (a queued
+/// exclusive test would wait for the first, and the second would wait behind it).
+static SERVERS: RwLock<()> = RwLock::const_new(());
+
+/// How a test holds [`SERVERS`] for as long as its server lives: one of the two guards.
+struct Lease {
+    _shared: Option<RwLockReadGuard<'static, ()>>,
+    _exclusive: Option<RwLockWriteGuard<'static, ()>>,
 }
 
 /// Starts a server with the default test configuration.
@@ -39,48 +64,169 @@ pub async fn spawn_app() -> TestApp {
 }
 
 /// Starts a server with `extra_args` added to the fixed test flags (plain HTTP on a free
-/// loopback port, temporary static and data directories).
+/// loopback port, temporary static and data directories, loopback exempt from the per-IP
+/// limits).
 pub async fn spawn_app_with(extra_args: &[&str]) -> TestApp {
-    let static_dir = tempfile::tempdir().expect("a temporary static directory");
-    std::fs::write(static_dir.path().join("index.html"), INDEX_HTML)
-        .expect("index.html is written");
-    let data_dir = tempfile::tempdir().expect("a temporary data directory");
+    TestApp::builder().args(extra_args).spawn().await
+}
 
-    let mut args: Vec<String> = vec![
-        "visavis".into(),
-        "--no-tls".into(),
-        // Every test client comes from 127.0.0.1; the per-IP budgets meant for strangers on
-        // the internet would otherwise cut the busier tests short.
-        "--rate-limit-exempt-loopback".into(),
-        "--listen".into(),
-        "127.0.0.1:0".into(),
-        "--static-dir".into(),
-        static_dir.path().display().to_string(),
-        "--data-dir".into(),
-        data_dir.path().display().to_string(),
-    ];
-    args.extend(extra_args.iter().map(|arg| arg.to_string()));
+/// A server configuration beyond extra flags: TLS, the per-IP limits for loopback, the page.
+pub struct TestAppBuilder {
+    args: Vec<String>,
+    index_html: String,
+    tls: bool,
+    exempt_loopback: bool,
+}
 
-    // `try_parse_from`, not `parse_from`: a bad flag must fail this test, not exit the process.
-    let config = Config::try_parse_from(&args)
-        .unwrap_or_else(|err| panic!("the test flags {args:?} do not parse: {err}"));
-    let app = Application::build(config)
-        .await
-        .expect("the application builds and binds its listener");
-    let port = app.port();
-    tokio::spawn(app.run_until_stopped());
+impl TestAppBuilder {
+    /// Adds flags after the fixed test flags.
+    pub fn args(mut self, args: &[&str]) -> TestAppBuilder {
+        self.args.extend(args.iter().map(|arg| arg.to_string()));
+        self
+    }
 
-    TestApp {
-        port,
-        _static_dir: static_dir,
-        _data_dir: data_dir,
+    /// Serves `html` as `index.html` instead of [`INDEX_HTML`].
+    pub fn index_html(mut self, html: &str) -> TestAppBuilder {
+        self.index_html = html.to_owned();
+        self
+    }
+
+    /// Serves HTTPS with the self-signed certificate the server generates in its data
+    /// directory, instead of passing `--no-tls`.
+    pub fn tls(mut self) -> TestAppBuilder {
+        self.tls = true;
+        self
+    }
+
+    /// Leaves out `--rate-limit-exempt-loopback`, so the per-IP limits apply to the test
+    /// clients (which all come from 127.0.0.1).
+    pub fn without_loopback_exemption(mut self) -> TestAppBuilder {
+        self.exempt_loopback = false;
+        self
+    }
+
+    /// Starts the server.
+    pub async fn spawn(self) -> TestApp {
+        let lease = Lease {
+            _shared: Some(SERVERS.read().await),
+            _exclusive: None,
+        };
+        self.spawn_holding(lease).await
+    }
+
+    /// Starts the server once no other test has one, and keeps others from starting theirs
+    /// until this one is dropped. For tests that measure time.
+    pub async fn spawn_exclusive(self) -> TestApp {
+        let lease = Lease {
+            _shared: None,
+            _exclusive: Some(SERVERS.write().await),
+        };
+        self.spawn_holding(lease).await
+    }
+
+    async fn spawn_holding(self, lease: Lease) -> TestApp {
+        let static_dir = tempfile::tempdir().expect("a temporary static directory");
+        std::fs::write(static_dir.path().join("index.html"), &self.index_html)
+            .expect("index.html is written");
+        let data_dir = tempfile::tempdir().expect("a temporary data directory");
+
+        let mut args: Vec<String> = vec!["visavis".into()];
+        if !self.tls {
+            args.push("--no-tls".into());
+        }
+        if self.exempt_loopback {
+            // Every test client comes from 127.0.0.1; the per-IP budgets meant for strangers
+            // on the internet would otherwise cut the busier tests short.
+            args.push("--rate-limit-exempt-loopback".into());
+        }
+        args.extend([
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--static-dir".into(),
+            static_dir.path().display().to_string(),
+            "--data-dir".into(),
+            data_dir.path().display().to_string(),
+        ]);
+        args.extend(self.args);
+
+        // `try_parse_from`, not `parse_from`: a bad flag must fail this test, not exit the
+        // process.
+        let config = Config::try_parse_from(&args)
+            .unwrap_or_else(|err| panic!("the test flags {args:?} do not parse: {err}"));
+        let app = Application::build(config)
+            .await
+            .expect("the application builds and binds its listeners");
+        let port = app.port();
+        let metrics_port = app.metrics_port();
+        let relay_addr = app.relay_addr();
+        tokio::spawn(app.run_until_stopped());
+
+        TestApp {
+            port,
+            metrics_port,
+            relay_addr,
+            scheme: if self.tls { "https" } else { "http" },
+            _static_dir: static_dir,
+            _data_dir: data_dir,
+            _lease: lease,
+        }
     }
 }
 
 impl TestApp {
-    /// The full URL of an HTTP path on this server.
+    /// A builder for a server with more than extra flags changed.
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder {
+            args: Vec::new(),
+            index_html: INDEX_HTML.to_owned(),
+            tls: false,
+            exempt_loopback: true,
+        }
+    }
+
+    /// The full URL of an HTTP path on this server (`https:` when it serves TLS).
     pub fn http_url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{}", self.port, path)
+        format!("{}://127.0.0.1:{}{}", self.scheme, self.port, path)
+    }
+
+    /// `/metrics` from the main listener with `Authorization: Bearer token`, which must
+    /// answer 200.
+    pub async fn metrics_with_token(&self, token: &str) -> MetricsText {
+        let response = reqwest::Client::new()
+            .get(self.http_url("/metrics"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("GET /metrics gets an answer");
+        assert_eq!(
+            response.status(),
+            reqwest::StatusCode::OK,
+            "/metrics with the right token"
+        );
+        MetricsText(response.text().await.expect("a metrics body"))
+    }
+
+    /// Polls `/metrics` (with the bearer `token`) until `done` holds, for at most `limit`.
+    pub async fn wait_for_metrics(
+        &self,
+        token: &str,
+        limit: Duration,
+        what: &str,
+        done: impl Fn(&MetricsText) -> bool,
+    ) -> MetricsText {
+        let deadline = Instant::now() + limit;
+        loop {
+            let metrics = self.metrics_with_token(token).await;
+            if done(&metrics) {
+                return metrics;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {what} within {limit:?}; the metrics are:\n{}",
+                metrics.0
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Connects a client and consumes the `config` greeting.
@@ -134,6 +280,36 @@ impl TestClient {
             "{name}: config must carry an ice_servers list, got {config}"
         );
         client
+    }
+
+    /// Opens `/ws` with extra request headers and, when the upgrade succeeds, checks that the
+    /// first message is `config`. A refused upgrade gives the HTTP status of the refusal.
+    pub async fn try_connect_with_headers(
+        port: u16,
+        name: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<TestClient, StatusCode> {
+        let mut request = format!("ws://127.0.0.1:{port}/ws")
+            .into_client_request()
+            .expect("a valid WebSocket URL");
+        for (header, value) in headers {
+            request.headers_mut().append(
+                HeaderName::from_bytes(header.as_bytes()).expect("a valid header name"),
+                HeaderValue::from_str(value).expect("a valid header value"),
+            );
+        }
+        let ws = match timeout(RECV_TIMEOUT, tokio_tungstenite::connect_async(request)).await {
+            Err(_) => panic!("{name}: the WebSocket handshake timed out"),
+            Ok(Err(tungstenite::Error::Http(response))) => return Err(response.status()),
+            Ok(Err(err)) => panic!("{name}: the WebSocket handshake failed: {err}"),
+            Ok(Ok((ws, _response))) => ws,
+        };
+        let mut client = TestClient {
+            name: name.to_owned(),
+            ws,
+        };
+        client.expect_type("config").await;
+        Ok(client)
     }
 
     /// Opens `/ws` without reading anything.
@@ -328,6 +504,11 @@ impl TestClient {
         .await;
     }
 
+    /// The underlying WebSocket, e.g. to split it into a writing and a reading half.
+    pub fn into_inner(self) -> WebSocketStream<MaybeTlsStream<TcpStream>> {
+        self.ws
+    }
+
     /// Drops the TCP connection without a close frame (the kernel sends FIN).
     pub fn drop_without_close_frame(self) {
         drop(self);
@@ -341,6 +522,29 @@ impl TestClient {
                 .expect("SO_LINGER can be set on the test socket");
         }
         drop(self);
+    }
+}
+
+/// The text of a `/metrics` page.
+pub struct MetricsText(pub String);
+
+impl MetricsText {
+    /// The value of one series, written as in the exposition: the name plus labels, e.g.
+    /// `visavis_joins_total{result="created"}`. A labelled series nobody touched yet is not
+    /// printed at all and counts as 0; a series without labels must be there, so a misspelt
+    /// name fails instead of reading 0.
+    pub fn value(&self, series: &str) -> f64 {
+        let found = self.0.lines().find_map(|line| {
+            let value = line.strip_prefix(series)?.strip_prefix(' ')?;
+            Some(value.trim().parse::<f64>().unwrap_or_else(|err| {
+                panic!("the value of {series} is not a number ({err}): {line}")
+            }))
+        });
+        match found {
+            Some(value) => value,
+            None if series.contains('{') => 0.0,
+            None => panic!("/metrics has no series {series}:\n{}", self.0),
+        }
     }
 }
 

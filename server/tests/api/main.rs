@@ -3,6 +3,7 @@
 //!
 //! All modules share one test binary, so the server is compiled and linked once.
 
+mod abuse;
 mod bad_input;
 mod config_message;
 mod heartbeat;
@@ -10,6 +11,11 @@ mod helpers;
 mod http;
 mod leaving;
 mod limits;
+mod metrics;
+mod rate_limits;
 mod relay;
 mod rooms;
 mod scale;
+mod security;
+mod slow_reader;
+mod turn_config;
