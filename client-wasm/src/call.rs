@@ -1,5 +1,5 @@
-//! The call itself: one `RTCPeerConnection` with the local tracks, the `chat` data channel, the
-//! offer/answer exchange and the remote candidate buffer. It reports what happens upward through
+//! The call itself: one `RTCPeerConnection` with the local tracks, the `chat` and `file` data
+//! channels, the offer/answer exchange and the remote candidate buffer. It reports what happens upward through
 //! a callback and knows nothing about the page (no DOM access).
 //!
 //! It also forwards what the connectivity diagnosis needs (candidate errors, the end of
@@ -27,6 +27,7 @@ use web_sys::{
 use crate::candidates::CandidateBuffer;
 use crate::datachannel::{ChannelEvent, ChatChannel, CHAT_LABEL};
 use crate::diagnosis::IceErrorReport;
+use crate::file_channel::{FileChannel, FileEvent, FileSender, FILE_LABEL};
 use crate::ice::{self, IceDiagnostics, IceSignal};
 use crate::js_error;
 use crate::link::IcePolicy;
@@ -36,9 +37,9 @@ use crate::stats::Stat;
 /// Which side of the call we are on, as the server decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// First in the room: makes the offer and the data channel.
+    /// First in the room: makes the offer and the data channels.
     Caller,
-    /// Second in the room: answers, and receives the data channel.
+    /// Second in the room: answers, and receives the data channels.
     Callee,
 }
 
@@ -53,6 +54,8 @@ pub enum PeerEvent {
     Link(LinkState),
     /// Something happened on the chat channel.
     Chat(ChannelEvent),
+    /// Something happened on the file channel.
+    File(FileEvent),
     /// The browser could not use a STUN or TURN server.
     IceError(IceErrorReport),
     /// Local candidate gathering is complete.
@@ -86,6 +89,9 @@ impl PeerHandlers {
 /// The chat channel slot, shared with the `ondatachannel` handler that fills it on the callee.
 type ChatSlot = Rc<RefCell<Option<ChatChannel>>>;
 
+/// The file channel slot, filled like the chat slot.
+type FileSlot = Rc<RefCell<Option<FileChannel>>>;
+
 /// One call with one other person.
 pub struct Call {
     pc: RtcPeerConnection,
@@ -93,13 +99,15 @@ pub struct Call {
     policy: IcePolicy,
     candidates: Rc<RefCell<CandidateBuffer<IceCandidate>>>,
     chat: ChatSlot,
+    file: FileSlot,
     handlers: Option<PeerHandlers>,
     diagnostics: Option<IceDiagnostics>,
 }
 
 impl Call {
     /// Creates the peer connection with `ice_servers` and `policy`, adds the tracks of `local`
-    /// (if any), and, as the Caller, creates the `chat` data channel so it is part of the offer.
+    /// (if any), and, as the Caller, creates the `chat` and `file` data channels so they are part
+    /// of the offer.
     pub fn new(
         role: Role,
         ice_servers: &[IceServer],
@@ -116,7 +124,8 @@ impl Call {
                     )
                 })?;
         let chat: ChatSlot = Rc::new(RefCell::new(None));
-        let handlers = make_handlers(&pc, &chat, &on_event);
+        let file: FileSlot = Rc::new(RefCell::new(None));
+        let handlers = make_handlers(&pc, &chat, &file, &on_event);
         handlers.install(&pc);
         let report = on_event.clone();
         let diagnostics = IceDiagnostics::install(
@@ -134,6 +143,7 @@ impl Call {
             policy,
             candidates: Rc::new(RefCell::new(CandidateBuffer::new())),
             chat,
+            file,
             handlers: Some(handlers),
             diagnostics: Some(diagnostics),
         };
@@ -144,6 +154,10 @@ impl Call {
             let channel = call.pc.create_data_channel(CHAT_LABEL);
             let attached = ChatChannel::attach(channel, chat_reporter(&on_event));
             *call.chat.borrow_mut() = Some(attached);
+            // Default options: ordered and reliable, which the file framing relies on.
+            let channel = call.pc.create_data_channel(FILE_LABEL);
+            let attached = FileChannel::attach(channel, file_reporter(&on_event));
+            *call.file.borrow_mut() = Some(attached);
         }
         Ok(call)
     }
@@ -192,6 +206,11 @@ impl Call {
         }
     }
 
+    /// A sending handle on the file channel, once it exists.
+    pub fn file_sender(&self) -> Option<FileSender> {
+        self.file.borrow().as_ref().map(FileChannel::sender)
+    }
+
     /// Hands the peer connection a fresh ICE server list (renewed TURN credentials). The
     /// current connection is unaffected; later allocations and ICE restarts use the new list.
     pub fn update_ice_servers(&self, ice_servers: &[IceServer]) -> Result<(), String> {
@@ -212,6 +231,10 @@ impl Call {
         if let Some(mut channel) = channel {
             channel.close();
         }
+        let channel = self.file.borrow_mut().take();
+        if let Some(mut channel) = channel {
+            channel.close();
+        }
         self.pc.close();
     }
 }
@@ -228,10 +251,17 @@ fn chat_reporter(on_event: &Rc<dyn Fn(PeerEvent)>) -> Rc<dyn Fn(ChannelEvent)> {
     Rc::new(move |event| on_event(PeerEvent::Chat(event)))
 }
 
+/// Wraps the call's callback for the file channel's events.
+fn file_reporter(on_event: &Rc<dyn Fn(PeerEvent)>) -> Rc<dyn Fn(FileEvent)> {
+    let on_event = on_event.clone();
+    Rc::new(move |event| on_event(PeerEvent::File(event)))
+}
+
 /// Creates the peer connection's handlers.
 fn make_handlers(
     pc: &RtcPeerConnection,
     chat: &ChatSlot,
+    file: &FileSlot,
     on_event: &Rc<dyn Fn(PeerEvent)>,
 ) -> PeerHandlers {
     let report = on_event.clone();
@@ -274,22 +304,27 @@ fn make_handlers(
         }
     });
 
-    let slot = chat.clone();
-    let reporter = chat_reporter(on_event);
+    let chat_slot = chat.clone();
+    let file_slot = file.clone();
+    let chat_events = chat_reporter(on_event);
+    let file_events = file_reporter(on_event);
     let on_data_channel =
         Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
             let channel = event.channel();
-            if channel.label() != CHAT_LABEL {
-                warn!(
-                    "call: ignored a data channel labelled {:?}",
-                    channel.label()
-                );
-                return;
-            }
-            let attached = ChatChannel::attach(channel, reporter.clone());
             // Replacing an earlier channel (there should be none) closes it through its Drop.
-            let previous = slot.borrow_mut().replace(attached);
-            drop(previous);
+            match channel.label().as_str() {
+                CHAT_LABEL => {
+                    let attached = ChatChannel::attach(channel, chat_events.clone());
+                    let previous = chat_slot.borrow_mut().replace(attached);
+                    drop(previous);
+                }
+                FILE_LABEL => {
+                    let attached = FileChannel::attach(channel, file_events.clone());
+                    let previous = file_slot.borrow_mut().replace(attached);
+                    drop(previous);
+                }
+                other => warn!("call: ignored a data channel labelled {other:?}"),
+            }
         });
 
     PeerHandlers {

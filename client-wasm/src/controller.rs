@@ -7,6 +7,9 @@
 //! probably have avoided), hands renewed TURN credentials to the live call, and sends one call
 //! report per call once it connects.
 //!
+//! File transfers run in `transfers.rs`; the controller hands them the file channel's events,
+//! the person's files and Cancel clicks, the server's size limit, and ends them with the call.
+//!
 //! Event handling is deferred to a microtask (`spawn_local`), never run inside the browser's
 //! event handler itself. That way no handler ever drops the closure that is running it (a
 //! `bye` tears down the call, a `close` drops the socket), and no `RefCell` borrow is held
@@ -26,12 +29,14 @@ use crate::call::{Call, Negotiator, PeerEvent, Role};
 use crate::chat::{self, Author, ChatLine, ChatLog, Frame};
 use crate::datachannel::ChannelEvent;
 use crate::diagnosis::{CandidateType, IceErrorReport, IceWatch};
+use crate::file_channel::FileEvent;
 use crate::link::{self, IcePolicy};
 use crate::media::{self, LocalMedia};
 use crate::model::ViewModel;
 use crate::signaling::{Signaling, SignalingEvent};
 use crate::state::{transition, LinkState, Trigger};
 use crate::stats;
+use crate::transfers::{TransferKey, Transfers};
 
 /// The longest message id accepted from the other side; longer ones are cut.
 const MAX_MESSAGE_ID_CHARS: usize = 64;
@@ -93,6 +98,8 @@ struct Inner {
     setup_started: Cell<Option<f64>>,
     /// Whether the current call's report was started, so it is sent once per call.
     reported: Cell<bool>,
+    /// The file transfers of the current call.
+    transfers: Rc<Transfers>,
 }
 
 /// The page's single controller. Cheap to clone: clones share the same state.
@@ -133,6 +140,7 @@ impl Controller {
                 ice_watch: RefCell::new(IceWatch::default()),
                 setup_started: Cell::new(None),
                 reported: Cell::new(false),
+                transfers: Transfers::new(vm.transfers),
             }),
         }
     }
@@ -150,6 +158,20 @@ impl Controller {
     /// The person sent the chat draft.
     pub fn send_chat(&self) {
         self.inner.send_chat();
+    }
+
+    /// The person picked or dropped files to send.
+    pub fn send_files(&self, files: Vec<web_sys::File>) {
+        for file in files {
+            if let Err(text) = self.inner.transfers.send_file(file) {
+                self.inner.apply(Trigger::LocalError(text));
+            }
+        }
+    }
+
+    /// The person pressed Cancel on a transfer.
+    pub fn cancel_transfer(&self, key: TransferKey) {
+        self.inner.transfers.cancel(key);
     }
 
     /// The page's ICE policy, for the page to say when relaying is forced.
@@ -321,7 +343,11 @@ impl Inner {
 
     fn on_server_message(self: &Rc<Self>, message: ServerMessage) {
         match message {
-            ServerMessage::Config { ice_servers, .. } => {
+            ServerMessage::Config {
+                ice_servers,
+                max_file_bytes,
+            } => {
+                self.transfers.set_limit(max_file_bytes);
                 // The first `config` lets the join go; later ones carry renewed TURN
                 // credentials, which a live call needs for any later relay allocation.
                 self.refresh_call_servers(&ice_servers);
@@ -710,6 +736,17 @@ impl Inner {
             PeerEvent::Chat(ChannelEvent::Open) => vm.chat_open.set(true),
             PeerEvent::Chat(ChannelEvent::Closed) => vm.chat_open.set(false),
             PeerEvent::Chat(ChannelEvent::Text(raw)) => self.chat_received(&raw),
+            PeerEvent::File(FileEvent::Open) => {
+                let sender = self.call.borrow().as_ref().and_then(Call::file_sender);
+                self.transfers.connect(sender);
+                vm.file_open.set(true);
+            }
+            PeerEvent::File(FileEvent::Closed) => {
+                self.transfers.channel_closed();
+                vm.file_open.set(false);
+            }
+            PeerEvent::File(FileEvent::Text(raw)) => self.transfers.on_text(&raw),
+            PeerEvent::File(FileEvent::Binary(bytes)) => self.transfers.on_chunk(&bytes),
         }
     }
 
@@ -830,6 +867,8 @@ impl Inner {
         if let Some(media) = media {
             media.stop();
         }
+        // After the call is closed, so no send is still in progress on a live channel.
+        self.transfers.reset();
         *self.session.borrow_mut() = Session::default();
         *self.ice_watch.borrow_mut() = IceWatch::default();
         self.setup_started.set(None);
@@ -839,6 +878,7 @@ impl Inner {
         vm.local_stream.set(None);
         vm.remote_stream.set(None);
         vm.chat_open.set(false);
+        vm.file_open.set(false);
         vm.media_note.set(None);
         vm.media_path.set(None);
         vm.starting.set(false);

@@ -10,6 +10,8 @@ mod components;
 mod controller;
 mod datachannel;
 mod diagnosis;
+mod file_channel;
+mod file_transfer;
 mod ice;
 mod js_error;
 mod link;
@@ -18,6 +20,7 @@ mod model;
 mod signaling;
 mod state;
 mod stats;
+mod transfers;
 
 fn main() {
     // A panic would otherwise show only "unreachable" in the console.

@@ -8,6 +8,7 @@ use web_sys::MediaStream;
 
 use crate::chat::ChatLog;
 use crate::diagnosis::{CheckResult, Row};
+use crate::file_transfer::TransferView;
 use crate::link::IcePolicy;
 use crate::state::{CallState, Status};
 
@@ -40,6 +41,10 @@ pub struct ViewModel {
     pub chat_draft: RwSignal<String>,
     /// The media path of the current call, once `getStats()` has told it.
     pub media_path: RwSignal<Option<MediaPath>>,
+    /// Whether the file data channel is open.
+    pub file_open: RwSignal<bool>,
+    /// The file transfers of the current call, oldest first.
+    pub transfers: RwSignal<Vec<TransferView>>,
 }
 
 impl ViewModel {
@@ -59,6 +64,8 @@ impl ViewModel {
             chat_log: RwSignal::new(ChatLog::default()),
             chat_draft: RwSignal::new(String::new()),
             media_path: RwSignal::new(None),
+            file_open: RwSignal::new(false),
+            transfers: RwSignal::new(Vec::new()),
         }
     }
 }

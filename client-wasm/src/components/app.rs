@@ -1,12 +1,16 @@
 //! The page: picks the call page or the connectivity check page from the address, creates the
 //! call page's view model and controller, lays out its parts, and publishes the call state on
-//! `<body data-call-state>`.
+//! `<body data-call-state>`. It also takes files dropped anywhere on the window (with a drop
+//! highlight) for the file panel.
 
+use leptos::ev;
 use leptos::logging::warn;
 use leptos::prelude::*;
+use web_sys::DragEvent;
 
 use super::chat_panel::ChatPanel;
 use super::check_page::CheckPage;
+use super::file_panel::{files_of, FilePanel};
 use super::room_form::RoomForm;
 use super::status_line::StatusLine;
 use super::video_tile::VideoTile;
@@ -44,8 +48,14 @@ fn CallPage() -> impl IntoView {
         }
     });
 
+    let dragging = install_file_drop(vm, controller);
+    let drop_active = move || dragging.get() > 0;
+
     view! {
-        <div class="app">
+        <div class="app" class:drop-active=drop_active>
+            <div class="drop-overlay" aria-hidden="true">
+                <p class="drop-text">"Drop files to send them"</p>
+            </div>
             <header class="app-header">
                 <h1 class="brand">"visavis"</h1>
                 <p class="tagline">"Private video calls for two"</p>
@@ -82,11 +92,79 @@ fn CallPage() -> impl IntoView {
                         mirrored=false
                     />
                 </section>
-                <ChatPanel vm=vm controller=controller />
+                <div class="side">
+                    <ChatPanel vm=vm controller=controller />
+                    <FilePanel vm=vm controller=controller />
+                </div>
             </main>
             <footer class="app-footer">
                 <a href="/check">"Calls not working? Check your connection, camera and microphone."</a>
             </footer>
         </div>
     }
+}
+
+/// Whether a drag carries files (rather than text or a link).
+fn carries_files(event: &DragEvent) -> bool {
+    event
+        .data_transfer()
+        .is_some_and(|data| data.types().includes(&"Files".into(), 0))
+}
+
+/// Listens for files dragged over and dropped on the window. Returns how deep inside the
+/// window a file drag is (above 0: show the highlight), counted because `dragenter` and
+/// `dragleave` fire for every child element crossed.
+///
+/// A dropped file is never left to the browser, which would open it in place of the call;
+/// while the file channel is open it is sent. The listeners are removed with the page.
+fn install_file_drop(
+    vm: ViewModel,
+    controller: StoredValue<Controller, LocalStorage>,
+) -> RwSignal<i32> {
+    let depth = RwSignal::new(0);
+    let enter = window_event_listener(ev::dragenter, move |event: DragEvent| {
+        if carries_files(&event) && vm.file_open.get_untracked() {
+            depth.update(|d| *d += 1);
+        }
+    });
+    let leave = window_event_listener(ev::dragleave, move |event: DragEvent| {
+        if carries_files(&event) {
+            depth.update(|d| *d = (*d - 1).max(0));
+        }
+    });
+    let over = window_event_listener(ev::dragover, move |event: DragEvent| {
+        if !carries_files(&event) {
+            return;
+        }
+        // Without this the drop would not be ours.
+        event.prevent_default();
+        if let Some(data) = event.data_transfer() {
+            data.set_drop_effect(if vm.file_open.get_untracked() {
+                "copy"
+            } else {
+                "none"
+            });
+        }
+    });
+    let drop = window_event_listener(ev::drop, move |event: DragEvent| {
+        if !carries_files(&event) {
+            return;
+        }
+        event.prevent_default();
+        depth.set(0);
+        if !vm.file_open.get_untracked() {
+            return;
+        }
+        let files = files_of(event.data_transfer().and_then(|data| data.files()));
+        if !files.is_empty() {
+            controller.get_value().send_files(files);
+        }
+    });
+    on_cleanup(move || {
+        enter.remove();
+        leave.remove();
+        over.remove();
+        drop.remove();
+    });
+    depth
 }

@@ -4,6 +4,7 @@
 mod app;
 mod chat_panel;
 mod check_page;
+mod file_panel;
 mod room_form;
 mod status_line;
 mod video_tile;
