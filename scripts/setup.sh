@@ -40,9 +40,15 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
     # coturn: the TURN tests run a real coturn on loopback.
     command -v turnserver >/dev/null || missing+=(coturn)
+    # Firefox ESR: the Chromium <-> Firefox interop tests (driven by geckodriver, below).
+    command -v firefox-esr >/dev/null || missing+=(firefox-esr)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} from apt"
         as_root apt-get update -qq
         as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}"
+    fi
+    if ! command -v geckodriver >/dev/null && [ ! -x "${CARGO_HOME:-$HOME/.cargo}/bin/geckodriver" ]; then
+        say "installing geckodriver"
+        cargo install geckodriver --locked || cargo install geckodriver
     fi
 fi

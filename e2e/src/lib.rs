@@ -344,6 +344,10 @@ impl Drop for TestApp {
 pub enum BrowserKind {
     /// Debian's Chromium driven by chromedriver.
     Chromium,
+    /// Debian's Firefox ESR driven by geckodriver (from `cargo install geckodriver`). Only
+    /// chosen explicitly, e.g. with [`TestContext::person_in`]: the DevTools-based helpers
+    /// ([`Person::watch_peer_connections`]) need Chromium.
+    Firefox,
 }
 
 impl BrowserKind {
@@ -359,6 +363,7 @@ impl BrowserKind {
     pub fn name(self) -> &'static str {
         match self {
             BrowserKind::Chromium => "chromium",
+            BrowserKind::Firefox => "firefox",
         }
     }
 
@@ -366,6 +371,7 @@ impl BrowserKind {
     pub fn browser_binary(self) -> PathBuf {
         match self {
             BrowserKind::Chromium => PathBuf::from("/usr/bin/chromium"),
+            BrowserKind::Firefox => PathBuf::from("/usr/bin/firefox-esr"),
         }
     }
 
@@ -373,6 +379,7 @@ impl BrowserKind {
     pub fn driver_binary(self) -> PathBuf {
         match self {
             BrowserKind::Chromium => PathBuf::from("/usr/bin/chromedriver"),
+            BrowserKind::Firefox => find_geckodriver(),
         }
     }
 
@@ -382,10 +389,20 @@ impl BrowserKind {
             if !binary.is_file() {
                 panic!(
                     "{} is missing: the browser tests need {} and its WebDriver server \
-                     (on Debian: `apt-get install chromium chromium-driver`).",
+                     ({}; or run scripts/setup.sh).",
                     binary.display(),
-                    self.name()
+                    self.name(),
+                    self.install_hint()
                 );
+            }
+        }
+    }
+
+    fn install_hint(self) -> &'static str {
+        match self {
+            BrowserKind::Chromium => "on Debian: `apt-get install chromium chromium-driver`",
+            BrowserKind::Firefox => {
+                "on Debian: `apt-get install firefox-esr` and `cargo install geckodriver`"
             }
         }
     }
@@ -393,6 +410,21 @@ impl BrowserKind {
     fn driver_args(self, port: u16) -> Vec<String> {
         match self {
             BrowserKind::Chromium => vec![format!("--port={port}")],
+            BrowserKind::Firefox => vec![
+                "--port".to_owned(),
+                port.to_string(),
+                "--host".to_owned(),
+                "127.0.0.1".to_owned(),
+            ],
+        }
+    }
+
+    /// Whether `<video>.getVideoPlaybackQuality().totalVideoFrames` counts decoded frames.
+    /// Headless Firefox leaves it at 0, so its videos are judged by `currentTime` instead.
+    pub fn counts_video_frames(self) -> bool {
+        match self {
+            BrowserKind::Chromium => true,
+            BrowserKind::Firefox => false,
         }
     }
 
@@ -435,9 +467,66 @@ impl BrowserKind {
                 caps.insert("goog:chromeOptions".to_owned(), chrome_options);
                 caps.insert("goog:loggingPrefs".to_owned(), json!({ "browser": "ALL" }));
             }
+            BrowserKind::Firefox => {
+                let mut args = vec![
+                    "-headless".to_owned(),
+                    "-profile".to_owned(),
+                    profile_dir.display().to_string(),
+                ];
+                args.extend(options.args.iter().cloned());
+                let mut prefs = json!({
+                    // A fake camera and microphone, granted without a prompt.
+                    "media.navigator.streams.fake": true,
+                    "media.navigator.permission.disabled": true,
+                    // Videos play without a user gesture.
+                    "media.autoplay.default": 0,
+                    "media.autoplay.blocking_policy": 0,
+                    // Loopback host candidates (skipped by default) and real addresses instead
+                    // of mDNS names: both browsers run on one machine that resolves no mDNS.
+                    "media.peerconnection.ice.loopback": true,
+                    "media.peerconnection.ice.obfuscate_host_addresses": false,
+                    "network.http.speculative-parallel-limit": 0,
+                    "app.update.enabled": false,
+                    "app.update.auto": false,
+                    "browser.shell.checkDefaultBrowser": false,
+                    "datareporting.policy.dataSubmissionEnabled": false,
+                    "toolkit.telemetry.enabled": false,
+                    // Page console messages go to the browser's stdout, which the harness keeps
+                    // (geckodriver has no console-log endpoint).
+                    "devtools.console.stdout.content": true,
+                });
+                if let (Some(Value::Object(extra)), Value::Object(all)) =
+                    (&options.prefs, &mut prefs)
+                {
+                    all.extend(extra.clone());
+                }
+                caps.insert("browserName".to_owned(), json!("firefox"));
+                caps.insert(
+                    "moz:firefoxOptions".to_owned(),
+                    json!({ "binary": self.browser_binary(), "args": args, "prefs": prefs }),
+                );
+            }
         }
         caps
     }
+}
+
+/// The geckodriver executable: the first on `PATH`, else `~/.cargo/bin/geckodriver`. If there
+/// is none, the path where it was expected last (so [`BrowserKind::require_installed`] names it).
+fn find_geckodriver() -> PathBuf {
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|dir| dir.join("geckodriver"))
+            .find(|candidate| candidate.is_file())
+    });
+    if let Some(found) = on_path {
+        return found;
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_else(|| PathBuf::from("/root/.cargo"));
+    cargo_home.join("bin").join("geckodriver")
 }
 
 /// What one person's browser gets beyond the defaults.
@@ -446,7 +535,8 @@ pub struct BrowserOptions {
     /// Extra command-line arguments.
     pub args: Vec<String>,
     /// Profile preferences (Chromium's `goog:chromeOptions.prefs`), e.g.
-    /// `{"webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}}`.
+    /// `{"webrtc": {"ip_handling_policy": "disable_non_proxied_udp"}}`; for Firefox, flat
+    /// `about:config` names added to the harness's own `moz:firefoxOptions.prefs`.
     pub prefs: Option<Value>,
 }
 
@@ -454,6 +544,10 @@ pub struct BrowserOptions {
 pub struct DriverProcess {
     child: Child,
     port: u16,
+    kind: BrowserKind,
+    /// Firefox's driver output (with the browser's, and its pages' console messages), kept for
+    /// diagnostics; Chromium's driver output is discarded.
+    log: Option<tempfile::NamedTempFile>,
 }
 
 impl DriverProcess {
@@ -462,14 +556,36 @@ impl DriverProcess {
     pub async fn start(kind: BrowserKind) -> anyhow::Result<DriverProcess> {
         kind.require_installed();
         let port = free_port()?;
+        let log = match kind {
+            BrowserKind::Chromium => None,
+            BrowserKind::Firefox => Some(
+                tempfile::Builder::new()
+                    .prefix("visavis-e2e-geckodriver-")
+                    .suffix(".log")
+                    .tempfile()
+                    .context("creating the geckodriver log")?,
+            ),
+        };
+        let (stdout, stderr) = match &log {
+            Some(file) => (
+                Stdio::from(file.as_file().try_clone()?),
+                Stdio::from(file.as_file().try_clone()?),
+            ),
+            None => (Stdio::null(), Stdio::null()),
+        };
         let child = Command::new(kind.driver_binary())
             .args(kind.driver_args(port))
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
             .spawn()
             .with_context(|| format!("starting {}", kind.driver_binary().display()))?;
-        let mut driver = DriverProcess { child, port };
+        let mut driver = DriverProcess {
+            child,
+            port,
+            kind,
+            log,
+        };
         driver.wait_until_ready(Duration::from_secs(20)).await?;
         Ok(driver)
     }
@@ -477,6 +593,18 @@ impl DriverProcess {
     /// The URL sessions connect to.
     pub fn url(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Which browser this driver starts.
+    pub fn kind(&self) -> BrowserKind {
+        self.kind
+    }
+
+    /// What the driver (and, for Firefox, the browser and its pages' console) has written so
+    /// far, if it is kept (Firefox only).
+    pub fn log_text(&self) -> Option<String> {
+        let file = self.log.as_ref()?;
+        Some(String::from_utf8_lossy(&std::fs::read(file.path()).ok()?).into_owned())
     }
 
     async fn wait_until_ready(&mut self, timeout: Duration) -> anyhow::Result<()> {
@@ -698,6 +826,7 @@ pc.getStats().then((report) => {
 
 struct SessionRecord {
     name: String,
+    browser: BrowserKind,
     client: Client,
     /// The browser's main process, as its WebDriver server reported it, if it did.
     browser_pid: Option<u32>,
@@ -709,6 +838,9 @@ struct ContextInner {
     browser: BrowserKind,
     app: TestApp,
     driver: DriverProcess,
+    /// Drivers for browsers other than `browser`, started when a person first needs one (see
+    /// [`TestContext::person_in`]).
+    other_drivers: Mutex<Vec<DriverProcess>>,
     sessions: Mutex<Vec<SessionRecord>>,
     log_sources: Vec<(String, SharedLog)>,
     _slot: SemaphorePermit<'static>,
@@ -774,6 +906,7 @@ impl TestContext {
                 browser,
                 app,
                 driver,
+                other_drivers: Mutex::new(Vec::new()),
                 sessions: Mutex::new(Vec::new()),
                 log_sources: options.log_sources,
                 _slot: slot,
@@ -800,14 +933,56 @@ impl TestContext {
     /// Like [`TestContext::person`], with extra arguments or preferences for this person's
     /// browser (e.g. to restrict its networking).
     pub async fn person_with_browser(&self, name: &str, options: &BrowserOptions) -> Person {
-        match self.try_person(name, options).await {
+        self.person_in_with_browser(self.inner.browser, name, options)
+            .await
+    }
+
+    /// Like [`TestContext::person`], in a browser of `kind`, whatever the test's default
+    /// browser is. The first person of a kind other than the default starts that kind's
+    /// WebDriver server; it stops with the context.
+    pub async fn person_in(&self, kind: BrowserKind, name: &str) -> Person {
+        self.person_in_with_browser(kind, name, &BrowserOptions::default())
+            .await
+    }
+
+    /// Like [`TestContext::person_in`], with extra arguments or preferences for the browser.
+    pub async fn person_in_with_browser(
+        &self,
+        kind: BrowserKind,
+        name: &str,
+        options: &BrowserOptions,
+    ) -> Person {
+        match self.try_person(kind, name, options).await {
             Ok(person) => person,
-            Err(error) => panic!("could not start a browser for {name}: {error:#}"),
+            Err(error) => panic!(
+                "could not start a {} browser for {name}: {error:#}",
+                kind.name()
+            ),
         }
     }
 
-    async fn try_person(&self, name: &str, options: &BrowserOptions) -> anyhow::Result<Person> {
-        let browser = self.inner.browser;
+    /// The URL of the WebDriver server for `kind`, starting it if this is its first person.
+    async fn driver_url(&self, kind: BrowserKind) -> anyhow::Result<String> {
+        if kind == self.inner.driver.kind() {
+            return Ok(self.inner.driver.url());
+        }
+        let mut others = self.inner.other_drivers.lock().await;
+        if let Some(driver) = others.iter().find(|driver| driver.kind() == kind) {
+            return Ok(driver.url());
+        }
+        let driver = DriverProcess::start(kind).await?;
+        let url = driver.url();
+        others.push(driver);
+        Ok(url)
+    }
+
+    async fn try_person(
+        &self,
+        browser: BrowserKind,
+        name: &str,
+        options: &BrowserOptions,
+    ) -> anyhow::Result<Person> {
+        let driver_url = self.driver_url(browser).await?;
         let profile = tempfile::Builder::new()
             .prefix(&format!("visavis-e2e-{}-", browser.name()))
             .tempdir()
@@ -816,7 +991,7 @@ impl TestContext {
         // (which also keeps a second crypto library out of the build).
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(browser.capabilities_with(profile.path(), options))
-            .connect(&self.inner.driver.url())
+            .connect(&driver_url)
             .await
             .with_context(|| format!("opening a {} session", browser.name()))?;
         client
@@ -829,11 +1004,15 @@ impl TestContext {
             .context("setting the session timeouts")?;
         let browser_pid = client
             .capabilities()
-            .and_then(|caps| caps.get("goog:processID"))
+            .and_then(|caps| {
+                caps.get("goog:processID")
+                    .or_else(|| caps.get("moz:processID"))
+            })
             .and_then(Value::as_u64)
             .and_then(|pid| u32::try_from(pid).ok());
         self.inner.sessions.lock().await.push(SessionRecord {
             name: name.to_owned(),
+            browser,
             client: client.clone(),
             browser_pid,
             _profile: profile,
@@ -864,6 +1043,34 @@ impl TestContext {
                 Err(error) => eprintln!("could not write {}: {error}", path.display()),
             }
         }
+        for driver in self.inner.other_drivers.lock().await.iter() {
+            if let Some(text) = driver.log_text() {
+                let path = dir.join(format!("{test}-{}driver.log", driver.kind().name()));
+                let lines: Vec<&str> = text.lines().collect();
+                let tail = lines[lines.len().saturating_sub(60)..].join("\n");
+                eprintln!(
+                    "---- {} driver and console log, last lines ----\n{tail}",
+                    driver.kind().name()
+                );
+                match std::fs::write(&path, &text) {
+                    Ok(()) => eprintln!(
+                        "{} driver and console log: {}",
+                        driver.kind().name(),
+                        path.display()
+                    ),
+                    Err(error) => eprintln!("could not write {}: {error}", path.display()),
+                }
+            }
+        }
+        if let Some(text) = self.inner.driver.log_text() {
+            let path = dir.join(format!(
+                "{test}-{}driver.log",
+                self.inner.driver.kind().name()
+            ));
+            if let Err(error) = std::fs::write(&path, text) {
+                eprintln!("could not write {}: {error}", path.display());
+            }
+        }
         let sessions = self.inner.sessions.lock().await;
         for (index, session) in sessions.iter().enumerate() {
             let n = index + 1;
@@ -871,7 +1078,7 @@ impl TestContext {
                 name: session.name.clone(),
                 client: session.client.clone(),
                 base_url: self.inner.app.base_url(),
-                browser: self.inner.browser,
+                browser: session.browser,
             };
             let png = dir.join(format!("{test}-{n}.png"));
             let shot = tokio::time::timeout(Duration::from_secs(15), person.client.screenshot());
@@ -1030,8 +1237,10 @@ pub struct VideoSample {
     pub width: u64,
     /// `videoHeight`.
     pub height: u64,
-    /// `getVideoPlaybackQuality().totalVideoFrames`.
+    /// `getVideoPlaybackQuality().totalVideoFrames` (stays 0 in headless Firefox).
     pub frames: u64,
+    /// `currentTime`, in seconds: advances while the video plays.
+    pub current_time: f64,
 }
 
 /// What the hang-up script saw on the page that hung up.
@@ -1341,7 +1550,8 @@ impl Person {
                  const q = typeof v.getVideoPlaybackQuality === 'function'\n\
                      ? v.getVideoPlaybackQuality() : null;\n\
                  return { width: v.videoWidth, height: v.videoHeight,\n\
-                          frames: q ? q.totalVideoFrames : 0 };",
+                          frames: q ? q.totalVideoFrames : 0,\n\
+                          currentTime: Number(v.currentTime) || 0 };",
                 vec![json!(id)],
             )
             .await
@@ -1350,11 +1560,16 @@ impl Person {
             width: value.get("width")?.as_u64()?,
             height: value.get("height")?.as_u64()?,
             frames: value.get("frames")?.as_u64()?,
+            current_time: value
+                .get("currentTime")
+                .and_then(Value::as_f64)
+                .unwrap_or(0.0),
         })
     }
 
     /// Waits until the video element `id` plays: its `videoWidth` is above 0 and its decoded
-    /// frame count grew between two polls.
+    /// frame count grew between two polls (in headless Firefox, which counts no frames: its
+    /// `currentTime` advanced between two polls).
     pub async fn wait_for_video_playing(&self, id: &str, timeout: Duration) {
         let deadline = Instant::now() + timeout;
         let mut previous: Option<VideoSample> = None;
@@ -1362,17 +1577,23 @@ impl Person {
         loop {
             let sample = self.video_sample(id).await;
             if let Some(now) = sample {
-                if is_playing(previous, now) {
+                if is_playing_in(self.browser, previous, now) {
                     return;
                 }
                 previous = Some(now);
             }
             last = sample.or(last);
             if Instant::now() >= deadline {
+                let progress = if self.browser.counts_video_frames() {
+                    "growing totalVideoFrames"
+                } else {
+                    "advancing currentTime"
+                };
                 panic!(
-                    "{}: #{id} did not play within {timeout:?} (videoWidth > 0 and growing \
-                     totalVideoFrames); last sample: {last:?}; call state: {}; status: {:?}",
+                    "{} ({}): #{id} did not play within {timeout:?} (videoWidth > 0 and \
+                     {progress}); last sample: {last:?}; call state: {}; status: {:?}",
                     self.name,
+                    self.browser.name(),
                     self.call_state().await,
                     self.status_text().await
                 );
@@ -1761,6 +1982,11 @@ impl Person {
                 Ok(other) => vec![format!("(unexpected log answer: {other})")],
                 Err(error) => vec![format!("(could not read the console log: {error})")],
             },
+            BrowserKind::Firefox => vec![
+                "(geckodriver has no console-log endpoint: Firefox's console messages are in \
+                 the firefoxdriver.log saved next to this file)"
+                    .to_owned(),
+            ],
         }
     }
 
@@ -1789,6 +2015,18 @@ fn string_list(value: &Value) -> Vec<String> {
 pub fn is_playing(previous: Option<VideoSample>, now: VideoSample) -> bool {
     match previous {
         Some(before) => now.width > 0 && before.width > 0 && now.frames > before.frames,
+        None => false,
+    }
+}
+
+/// Like [`is_playing`], for a browser of `kind`: where the browser counts no decoded frames
+/// (headless Firefox), a known size and a `currentTime` later than the poll before.
+pub fn is_playing_in(kind: BrowserKind, previous: Option<VideoSample>, now: VideoSample) -> bool {
+    if kind.counts_video_frames() {
+        return is_playing(previous, now);
+    }
+    match previous {
+        Some(before) => now.width > 0 && before.width > 0 && now.current_time > before.current_time,
         None => false,
     }
 }
@@ -1841,7 +2079,29 @@ mod tests {
             width,
             height: width / 2,
             frames,
+            current_time: 0.0,
         }
+    }
+
+    #[test]
+    fn firefox_playing_needs_a_size_and_advancing_time() {
+        let at = |width: u64, current_time: f64| VideoSample {
+            width,
+            height: width / 2,
+            frames: 0,
+            current_time,
+        };
+        let firefox = BrowserKind::Firefox;
+        assert!(!is_playing_in(firefox, None, at(640, 1.0)));
+        assert!(!is_playing_in(firefox, Some(at(640, 1.0)), at(640, 1.0)));
+        assert!(!is_playing_in(firefox, Some(at(0, 1.0)), at(640, 2.0)));
+        assert!(is_playing_in(firefox, Some(at(640, 1.0)), at(640, 1.1)));
+        // Chromium still needs decoded frames.
+        assert!(!is_playing_in(
+            BrowserKind::Chromium,
+            Some(at(640, 1.0)),
+            at(640, 1.1)
+        ));
     }
 
     #[test]
