@@ -28,11 +28,12 @@ const PROBE_INTERVAL: Duration = Duration::from_millis(60);
 /// Abuse may slow the innocent call's p99 by this factor at most...
 const LATENCY_FACTOR: u32 = 5;
 
-/// ...measured against a quiet p99 of at least this much. A quiet round trip on loopback can
-/// take well under a millisecond, and on a loaded 2-core CI box a single scheduler hiccup of a
-/// few milliseconds would then look like a 5x slowdown; the floor keeps the assertion about the
-/// server, not about the scheduler.
-const LATENCY_FLOOR: Duration = Duration::from_millis(2);
+/// ...measured against a quiet p99 of at least this much. A quiet round trip on loopback takes
+/// one or two milliseconds, while the server, the innocent clients and 22 abusive clients share
+/// this process and two cores: one lost scheduler slice (a few milliseconds per runnable thread
+/// under Linux's default scheduler) would then read as a 5x slowdown. The 5 ms floor keeps the
+/// assertion about the server, not about the scheduler; both p99 figures are printed.
+const LATENCY_FLOOR: Duration = Duration::from_millis(5);
 
 /// How much the process (server and all clients) may grow while being abused.
 const MAX_RSS_GROWTH_BYTES: u64 = 64 * 1024 * 1024;
