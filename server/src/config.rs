@@ -187,7 +187,10 @@ mod tests {
     #[test]
     fn defaults_match_the_documented_contract() {
         let config = Config::parse_from(["visavis"]);
-        assert_eq!(config.listen, "0.0.0.0:8443".parse().unwrap());
+        assert_eq!(
+            config.listen,
+            "0.0.0.0:8443".parse().expect("test fixture is valid")
+        );
         assert!(!config.no_tls);
         assert_eq!(config.static_dir, PathBuf::from("dist"));
         assert!(config.stun_urls().is_empty());

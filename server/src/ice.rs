@@ -129,13 +129,13 @@ mod tests {
         let issued = IceConfig::new(&config, None).issue_at(1_000_000);
         let turn = &issued.servers[0];
         assert_eq!(turn.urls, vec!["turn:t:3478"]);
-        let username = turn.username.as_deref().unwrap();
+        let username = turn.username.as_deref().expect("test fixture is valid");
         assert_eq!(credentials::expiry_of(username), Some(1_003_600));
         assert_eq!(
             turn.credential.as_deref(),
             Some(credentials::password_for(b"s3cret", username).as_str())
         );
-        let refresh = issued.refresh_in.unwrap();
+        let refresh = issued.refresh_in.expect("test fixture is valid");
         assert!(refresh < Duration::from_secs(3600) && refresh >= Duration::from_secs(60));
     }
 
@@ -173,7 +173,7 @@ mod tests {
         ]);
         let issued = IceConfig::new(&config, None).issue_at(1);
         assert!(!serde_json::to_string(&issued.servers)
-            .unwrap()
+            .expect("test fixture is valid")
             .contains("TOPSECRET"));
     }
 }

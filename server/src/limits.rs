@@ -176,7 +176,7 @@ mod tests {
     use super::*;
 
     fn nz(n: u32) -> NonZeroU32 {
-        NonZeroU32::new(n).unwrap()
+        NonZeroU32::new(n).expect("test fixture is valid")
     }
 
     #[test]
@@ -202,16 +202,18 @@ mod tests {
     #[test]
     fn the_per_ip_connection_budget_runs_out() {
         let limits = IpLimits::new(nz(3), nz(3), false);
-        let ip: IpAddr = "203.0.113.7".parse().unwrap();
+        let ip: IpAddr = "203.0.113.7".parse().expect("test fixture is valid");
         assert!((0..3).all(|_| limits.allow_connection(Some(ip))));
         assert!(!limits.allow_connection(Some(ip)));
         // Another address has its own budget.
-        assert!(limits.allow_connection(Some("203.0.113.8".parse().unwrap())));
+        assert!(
+            limits.allow_connection(Some("203.0.113.8".parse().expect("test fixture is valid")))
+        );
     }
 
     #[test]
     fn loopback_is_exempt_only_when_asked() {
-        let loopback: IpAddr = "127.0.0.1".parse().unwrap();
+        let loopback: IpAddr = "127.0.0.1".parse().expect("test fixture is valid");
         let exempt = IpLimits::new(nz(1), nz(1), true);
         assert!((0..10).all(|_| exempt.allow_join(Some(loopback))));
         let strict = IpLimits::new(nz(1), nz(1), false);
@@ -222,8 +224,8 @@ mod tests {
     #[test]
     fn the_connection_cap_holds_and_slots_come_back() {
         let slots = ConnectionSlots::new(2);
-        let a = slots.try_take().unwrap();
-        let _b = slots.try_take().unwrap();
+        let a = slots.try_take().expect("test fixture is valid");
+        let _b = slots.try_take().expect("test fixture is valid");
         assert!(slots.try_take().is_none());
         drop(a);
         assert!(slots.try_take().is_some());
@@ -234,19 +236,19 @@ mod tests {
         let peer = "198.51.100.1:5000".parse().ok();
         assert_eq!(
             client_ip(peer, Some("6.6.6.6"), &[]),
-            Some("198.51.100.1".parse().unwrap())
+            Some("198.51.100.1".parse().expect("test fixture is valid"))
         );
     }
 
     #[test]
     fn forwarded_for_is_used_from_a_trusted_proxy() {
-        let proxy: IpAddr = "127.0.0.1".parse().unwrap();
+        let proxy: IpAddr = "127.0.0.1".parse().expect("test fixture is valid");
         let peer = "127.0.0.1:5000".parse().ok();
         // The client forged the first entry; the proxy appended the real address last.
         let header = "6.6.6.6, 203.0.113.9";
         assert_eq!(
             client_ip(peer, Some(header), &[proxy]),
-            Some("203.0.113.9".parse().unwrap())
+            Some("203.0.113.9".parse().expect("test fixture is valid"))
         );
     }
 }

@@ -235,7 +235,7 @@ mod tests {
     const C: ConnId = ConnId(3);
 
     fn room(name: &str) -> RoomName {
-        RoomName::try_from(name).unwrap()
+        RoomName::try_from(name).expect("test fixture is valid")
     }
 
     fn join(rooms: &mut Rooms, conn: ConnId, name: &str) -> Vec<Outgoing> {
@@ -389,7 +389,7 @@ mod tests {
         );
         assert!(send(&mut rooms, B, ClientMessage::Bye { room: room("r") }).is_empty());
         assert_eq!(rooms.room_count(), 0);
-        rooms.check_invariants().unwrap();
+        rooms.check_invariants().expect("test fixture is valid");
     }
 
     #[test]
@@ -522,6 +522,6 @@ mod tests {
                 )]
             );
         }
-        rooms.check_invariants().unwrap();
+        rooms.check_invariants().expect("test fixture is valid");
     }
 }

@@ -151,7 +151,7 @@ mod tests {
         let script_src = csp
             .split(';')
             .find(|d| d.trim().starts_with("script-src"))
-            .unwrap();
+            .expect("test fixture is valid");
         assert!(script_src.contains("'sha256-"));
         assert!(script_src.contains("'wasm-unsafe-eval'"));
         assert!(!script_src.contains("unsafe-inline"));

@@ -104,13 +104,13 @@ mod tests {
 
     #[test]
     fn a_self_signed_certificate_is_generated_once_and_reused() {
-        let dir = tempfile::tempdir().unwrap();
-        let data = dir.path().to_str().unwrap();
+        let dir = tempfile::tempdir().expect("test fixture is valid");
+        let data = dir.path().to_str().expect("test fixture is valid");
         let config = Config::parse_from(["visavis", "--data-dir", data]);
-        server_config(&config).unwrap();
-        let first = fs::read(dir.path().join(GENERATED_CERT_FILE)).unwrap();
-        server_config(&config).unwrap();
-        let second = fs::read(dir.path().join(GENERATED_CERT_FILE)).unwrap();
+        server_config(&config).expect("test fixture is valid");
+        let first = fs::read(dir.path().join(GENERATED_CERT_FILE)).expect("test fixture is valid");
+        server_config(&config).expect("test fixture is valid");
+        let second = fs::read(dir.path().join(GENERATED_CERT_FILE)).expect("test fixture is valid");
         assert_eq!(first, second);
     }
 
