@@ -20,8 +20,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
     Event, MediaStream, MediaStreamTrack, RtcDataChannelEvent, RtcIceCandidate,
     RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
-    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
-    RtcTrackEvent,
+    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
+    RtcSessionDescriptionInit, RtcTrackEvent,
 };
 
 use crate::candidates::CandidateBuffer;
@@ -204,6 +204,15 @@ impl Call {
             Some(channel) => channel.send(text),
             None => Err("the chat channel does not exist yet".into()),
         }
+    }
+
+    /// The sender of our video track (camera or shared screen), if we send video.
+    pub fn video_sender(&self) -> Option<RtcRtpSender> {
+        self.pc
+            .get_senders()
+            .iter()
+            .filter_map(|sender| sender.dyn_into::<RtcRtpSender>().ok())
+            .find(|sender| sender.track().is_some_and(|track| track.kind() == "video"))
     }
 
     /// A sending handle on the file channel, once it exists.
@@ -460,6 +469,15 @@ impl Negotiator {
             );
         }
     }
+}
+
+/// Makes `sender` send `track` instead of its current one, without renegotiation (the
+/// screen replacing the camera, and back).
+pub async fn replace_track(sender: &RtcRtpSender, track: &MediaStreamTrack) -> Result<(), String> {
+    JsFuture::from(sender.replace_track(Some(track)))
+        .await
+        .map(drop)
+        .map_err(|err| failed("switch the video track", &err))
 }
 
 /// Reads `sdp` from what `createOffer`/`createAnswer` resolved to.

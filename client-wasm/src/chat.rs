@@ -1,9 +1,9 @@
 //! Chat over the data channel: the framing of messages on the wire, the log shown on the page,
 //! and time stamps. Pure Rust, unit-tested natively.
 //!
-//! Every data-channel message is a JSON object with a `kind`. Today the only kind is `chat`;
-//! later kinds (control messages) can be added, and a receiver ignores kinds it does not know,
-//! so old and new pages can talk. Each chat message carries a random `id` so a message that
+//! Every data-channel message is a JSON object with a `kind`: `chat` for a message, and
+//! `media_state` for a control message saying whether the sender's microphone and camera are
+//! on. A receiver ignores kinds it does not know, so old and new pages can talk. Each chat message carries a random `id` so a message that
 //! arrives twice is shown once.
 
 use std::collections::HashSet;
@@ -30,6 +30,14 @@ pub enum Frame {
         /// When it was sent, in milliseconds since the Unix epoch, by the sender's clock.
         sent_at_ms: f64,
     },
+    /// A control message: whether the sender's microphone and camera (or shared screen) are
+    /// on. Sent when either changes and when the channel opens.
+    MediaState {
+        /// The microphone is sending sound.
+        audio: bool,
+        /// The camera (or a shared screen) is sending pictures.
+        video: bool,
+    },
 }
 
 impl Frame {
@@ -48,7 +56,10 @@ impl Frame {
             return Ok(None);
         }
         let value: serde_json::Value = serde_json::from_str(text)?;
-        let known = matches!(value.get("kind").and_then(|k| k.as_str()), Some("chat"));
+        let known = matches!(
+            value.get("kind").and_then(|k| k.as_str()),
+            Some("chat" | "media_state")
+        );
         if !known {
             return Ok(None);
         }
@@ -190,6 +201,25 @@ mod tests {
             sent_at_ms: 1_700_000_000_123.0,
         };
         assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), Some(frame));
+    }
+
+    #[test]
+    fn a_media_state_frame_has_the_documented_wire_format() {
+        let frame = Frame::MediaState {
+            audio: false,
+            video: true,
+        };
+        let value: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"kind": "media_state", "audio": false, "video": true})
+        );
+        assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), Some(frame));
+    }
+
+    #[test]
+    fn a_media_state_frame_with_missing_fields_is_an_error() {
+        assert!(Frame::from_json(r#"{"kind":"media_state","audio":true}"#).is_err());
     }
 
     #[test]

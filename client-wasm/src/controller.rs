@@ -7,6 +7,11 @@
 //! probably have avoided), hands renewed TURN credentials to the live call, and sends one call
 //! report per call once it connects.
 //!
+//! The in-call controls live here too: muting the microphone and turning the camera off
+//! (`enabled` on the local tracks, told to the other side with a `media_state` frame on the chat
+//! channel), and sharing the screen by replacing the camera track on the video sender, back to
+//! the camera on a second press or when the browser ends the share.
+//!
 //! File transfers run in `transfers.rs`; the controller hands them the file channel's events,
 //! the person's files and Cancel clicks, the server's size limit, and ends them with the call.
 //!
@@ -22,11 +27,14 @@ use std::rc::Rc;
 use leptos::logging::warn;
 use leptos::prelude::*;
 use visavis_shared::{ClientMessage, ErrorCode, IceCandidate, IceServer, RoomName, ServerMessage};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
+use web_sys::{Event, MediaStream, MediaStreamTrack, MediaStreamTrackState};
 
 use crate::browser;
-use crate::call::{Call, Negotiator, PeerEvent, Role};
+use crate::call::{self, Call, Negotiator, PeerEvent, Role};
 use crate::chat::{self, Author, ChatLine, ChatLog, Frame};
+use crate::controls::{self, Shortcut};
 use crate::datachannel::ChannelEvent;
 use crate::diagnosis::{CandidateType, IceErrorReport, IceWatch};
 use crate::file_channel::FileEvent;
@@ -55,6 +63,30 @@ const CONNECT_LIMIT_MS: i32 = 30_000;
 /// `connected` some browsers have not filled in the selected candidate pair yet.
 const PATH_TRIES: u32 = 10;
 const PATH_RETRY_MS: i32 = 500;
+
+/// A screen being shared in place of the camera, with the handler that notices when the
+/// browser's own "stop sharing" ends it.
+struct ScreenShare {
+    track: MediaStreamTrack,
+    on_ended: Option<Closure<dyn FnMut(Event)>>,
+}
+
+impl ScreenShare {
+    /// Uninstalls the handler, drops it and stops the screen capture.
+    fn stop(&mut self) {
+        if let Some(handler) = self.on_ended.take() {
+            self.track.set_onended(None);
+            drop(handler);
+        }
+        self.track.stop();
+    }
+}
+
+impl Drop for ScreenShare {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
 
 /// Where we are with the server's room, apart from the call itself.
 #[derive(Debug, Default)]
@@ -100,6 +132,12 @@ struct Inner {
     reported: Cell<bool>,
     /// The file transfers of the current call.
     transfers: Rc<Transfers>,
+    /// The screen being shared, if any.
+    screen: RefCell<Option<ScreenShare>>,
+    /// A switch between camera and screen is under way (further presses are ignored).
+    switching: Cell<bool>,
+    /// Bumped for each screen share, so a late `ended` of an earlier one is ignored.
+    share_generation: Cell<u64>,
 }
 
 /// The page's single controller. Cheap to clone: clones share the same state.
@@ -141,6 +179,9 @@ impl Controller {
                 setup_started: Cell::new(None),
                 reported: Cell::new(false),
                 transfers: Transfers::new(vm.transfers),
+                screen: RefCell::new(None),
+                switching: Cell::new(false),
+                share_generation: Cell::new(0),
             }),
         }
     }
@@ -153,6 +194,34 @@ impl Controller {
     /// The person pressed Hang up.
     pub fn hang_up(&self) {
         self.inner.hang_up();
+    }
+
+    /// The person pressed Mute / Unmute.
+    pub fn toggle_mic(&self) {
+        self.inner.toggle_mic();
+    }
+
+    /// The person pressed Stop video / Start video.
+    pub fn toggle_camera(&self) {
+        self.inner.toggle_camera();
+    }
+
+    /// The person pressed Share screen / Stop sharing.
+    pub fn toggle_screen(&self) {
+        self.inner.toggle_screen();
+    }
+
+    /// The person pressed a keyboard shortcut (only acted on in a room).
+    pub fn shortcut(&self, shortcut: Shortcut) {
+        if !self.inner.vm.call_state.get_untracked().in_room() {
+            return;
+        }
+        match shortcut {
+            Shortcut::Mute => self.toggle_mic(),
+            Shortcut::Video => self.toggle_camera(),
+            Shortcut::Screen => self.toggle_screen(),
+            Shortcut::HangUp => self.hang_up(),
+        }
     }
 
     /// The person sent the chat draft.
@@ -235,6 +304,257 @@ impl Inner {
         }
         self.apply(Trigger::HungUp);
         self.leave_room();
+    }
+
+    /// The camera-and-microphone stream of the current call, if any.
+    fn camera_stream(&self) -> Option<MediaStream> {
+        self.media.borrow().as_ref().and_then(|m| m.stream.clone())
+    }
+
+    fn toggle_mic(&self) {
+        let vm = self.vm;
+        if !vm.has_audio.get_untracked() {
+            return;
+        }
+        let on = !vm.mic_on.get_untracked();
+        vm.mic_on.set(on);
+        if let Some(stream) = self.camera_stream() {
+            media::set_enabled(&stream, "audio", on);
+        }
+        self.send_media_state();
+    }
+
+    fn toggle_camera(&self) {
+        let vm = self.vm;
+        if !vm.has_video.get_untracked() {
+            return;
+        }
+        let on = !vm.camera_on.get_untracked();
+        vm.camera_on.set(on);
+        if let Some(stream) = self.camera_stream() {
+            media::set_enabled(&stream, "video", on);
+        }
+        // "Stop video" while sharing stops the pictures the other side gets: the screen's.
+        if let Some(share) = self.screen.borrow().as_ref() {
+            share.track.set_enabled(on);
+        }
+        self.send_media_state();
+    }
+
+    /// Tells the other side whether our microphone and camera are on, if the chat channel is
+    /// open (it is told again when the channel opens).
+    fn send_media_state(&self) {
+        let vm = self.vm;
+        if !vm.chat_open.get_untracked() {
+            return;
+        }
+        let sent = controls::sent_media(
+            vm.has_audio.get_untracked(),
+            vm.mic_on.get_untracked(),
+            vm.has_video.get_untracked(),
+            vm.camera_on.get_untracked(),
+        );
+        let frame = Frame::MediaState {
+            audio: sent.audio,
+            video: sent.video,
+        };
+        if let Some(call) = self.call.borrow().as_ref() {
+            if let Err(err) = call.send_chat(&frame.to_json()) {
+                warn!("controls: could not send the media state: {err}");
+            }
+        }
+    }
+
+    fn toggle_screen(self: &Rc<Self>) {
+        if self.switching.get() {
+            return;
+        }
+        if self.screen.borrow().is_some() {
+            self.stop_sharing();
+        } else {
+            self.start_sharing();
+        }
+    }
+
+    /// Asks for the screen and, once given, sends it in place of the camera.
+    fn start_sharing(self: &Rc<Self>) {
+        let vm = self.vm;
+        if !vm.can_share.get_untracked() || self.call.borrow().is_none() {
+            return;
+        }
+        self.switching.set(true);
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            let opened = media::open_screen().await;
+            let current = weak
+                .upgrade()
+                .filter(|inner| inner.attempt.get() == attempt);
+            let Some(inner) = current else {
+                if let Ok(stream) = &opened {
+                    media::stop_tracks(stream);
+                }
+                return;
+            };
+            let stream = match opened {
+                Ok(stream) => stream,
+                Err(err) => {
+                    inner.switching.set(false);
+                    warn!("controls: the screen could not be shared: {err}");
+                    inner.apply(Trigger::LocalError(
+                        "Your screen could not be shared (cancelled or refused).".into(),
+                    ));
+                    return;
+                }
+            };
+            let track = media::tracks_of(&stream, "video").into_iter().next();
+            let sender = inner.call.borrow().as_ref().and_then(Call::video_sender);
+            let (Some(track), Some(sender)) = (track, sender) else {
+                media::stop_tracks(&stream);
+                inner.switching.set(false);
+                warn!("controls: no screen track or no video sender");
+                return;
+            };
+            track.set_enabled(vm.camera_on.get_untracked());
+            let replaced = call::replace_track(&sender, &track).await;
+            if inner.attempt.get() != attempt {
+                track.stop();
+                return;
+            }
+            if let Err(err) = replaced {
+                track.stop();
+                inner.switching.set(false);
+                warn!("controls: {err}");
+                inner.apply(Trigger::LocalError(
+                    "Your screen could not be shared.".into(),
+                ));
+                return;
+            }
+            inner.screen_started(track);
+        });
+    }
+
+    /// The screen is being sent: shows it (un-mirrored, with our microphone, so the local
+    /// stream still holds every track we send) and watches for the browser ending it.
+    fn screen_started(self: &Rc<Self>, track: MediaStreamTrack) {
+        let vm = self.vm;
+        let generation = self.share_generation.get() + 1;
+        self.share_generation.set(generation);
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        let on_ended = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
+            let weak = weak.clone();
+            spawn_local(async move {
+                if let Some(inner) = weak.upgrade() {
+                    if inner.attempt.get() == attempt && inner.share_generation.get() == generation
+                    {
+                        inner.stop_sharing();
+                    }
+                }
+            });
+        });
+        track.set_onended(Some(on_ended.as_ref().unchecked_ref()));
+        match MediaStream::new() {
+            Ok(preview) => {
+                preview.add_track(&track);
+                if let Some(camera) = self.camera_stream() {
+                    for audio in media::tracks_of(&camera, "audio") {
+                        preview.add_track(&audio);
+                    }
+                }
+                vm.local_stream.set(Some(preview));
+            }
+            Err(err) => warn!("controls: could not show the screen: {err:?}"),
+        }
+        vm.local_mirrored.set(false);
+        vm.sharing.set(true);
+        *self.screen.borrow_mut() = Some(ScreenShare {
+            track,
+            on_ended: Some(on_ended),
+        });
+        self.switching.set(false);
+    }
+
+    /// Stops the screen share and sends the camera again (reopening it if its track ended).
+    fn stop_sharing(self: &Rc<Self>) {
+        let share = self.screen.borrow_mut().take();
+        let Some(mut share) = share else {
+            return;
+        };
+        share.stop();
+        drop(share);
+        let vm = self.vm;
+        vm.sharing.set(false);
+        let camera = self.camera_stream();
+        let mirrored = self
+            .media
+            .borrow()
+            .as_ref()
+            .is_some_and(|m| m.source.is_mirrored());
+        vm.local_stream.set(camera.clone());
+        vm.local_mirrored.set(mirrored);
+        let Some(camera) = camera else {
+            return;
+        };
+        let live = media::tracks_of(&camera, "video")
+            .into_iter()
+            .find(|track| track.ready_state() == MediaStreamTrackState::Live);
+        self.switching.set(true);
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            let (track, fresh) = match live {
+                Some(track) => (track, false),
+                None => match media::reopen_camera().await {
+                    Ok(stream) => match media::tracks_of(&stream, "video").into_iter().next() {
+                        Some(track) => (track, true),
+                        None => {
+                            media::stop_tracks(&stream);
+                            warn!("controls: the reopened camera has no video track");
+                            if let Some(inner) = weak.upgrade() {
+                                inner.switching.set(false);
+                            }
+                            return;
+                        }
+                    },
+                    Err(err) => {
+                        warn!("controls: the camera could not be reopened: {err}");
+                        if let Some(inner) = weak.upgrade() {
+                            inner.switching.set(false);
+                        }
+                        return;
+                    }
+                },
+            };
+            let current = weak
+                .upgrade()
+                .filter(|inner| inner.attempt.get() == attempt);
+            let Some(inner) = current else {
+                if fresh {
+                    track.stop();
+                }
+                return;
+            };
+            if fresh {
+                for old in media::tracks_of(&camera, "video") {
+                    camera.remove_track(&old);
+                }
+                camera.add_track(&track);
+            }
+            track.set_enabled(vm.camera_on.get_untracked());
+            let sender = inner.call.borrow().as_ref().and_then(Call::video_sender);
+            if let Some(sender) = sender {
+                if let Err(err) = call::replace_track(&sender, &track).await {
+                    warn!("controls: {err}");
+                }
+            }
+            if let Some(inner) = weak.upgrade() {
+                if inner.attempt.get() == attempt {
+                    inner.switching.set(false);
+                    inner.send_media_state();
+                }
+            }
+        });
     }
 
     fn send_chat(&self) {
@@ -415,6 +735,19 @@ impl Inner {
         vm.local_stream.set(media.stream.clone());
         vm.local_mirrored.set(media.source.is_mirrored());
         vm.media_note.set(media.source.note().map(str::to_owned));
+        let has = |kind: &str| {
+            media
+                .stream
+                .as_ref()
+                .is_some_and(|stream| !media::tracks_of(stream, kind).is_empty())
+        };
+        vm.has_audio.set(has("audio"));
+        vm.has_video.set(has("video"));
+        // A screen shared because the camera failed cannot be swapped for another screen.
+        vm.can_share
+            .set(has("video") && media.source == media::MediaSource::Camera);
+        vm.mic_on.set(true);
+        vm.camera_on.set(true);
         *self.media.borrow_mut() = Some(media);
         self.session.borrow_mut().wanted = Some(room);
         self.apply(Trigger::Joining);
@@ -514,6 +847,7 @@ impl Inner {
         match Call::new(role, &ice_servers, self.policy, local.as_ref(), on_event) {
             Ok(call) => {
                 *self.call.borrow_mut() = Some(call);
+                self.vm.call_ready.set(true);
                 *self.ice_watch.borrow_mut() = IceWatch::new(self.policy, &ice_servers);
                 self.reported.set(false);
                 if self.policy == IcePolicy::Relay {
@@ -733,7 +1067,10 @@ impl Inner {
                 self.report_once();
             }
             PeerEvent::Link(state) => self.apply(Trigger::Link(state)),
-            PeerEvent::Chat(ChannelEvent::Open) => vm.chat_open.set(true),
+            PeerEvent::Chat(ChannelEvent::Open) => {
+                vm.chat_open.set(true);
+                self.send_media_state();
+            }
             PeerEvent::Chat(ChannelEvent::Closed) => vm.chat_open.set(false),
             PeerEvent::Chat(ChannelEvent::Text(raw)) => self.chat_received(&raw),
             PeerEvent::File(FileEvent::Open) => {
@@ -823,6 +1160,10 @@ impl Inner {
                     log.push(line);
                 });
             }
+            Ok(Some(Frame::MediaState { audio, video })) => {
+                self.vm.remote_audio.set(audio);
+                self.vm.remote_video.set(video);
+            }
             Ok(None) => {}
             Err(err) => warn!("chat: ignored a malformed message: {err}"),
         }
@@ -863,6 +1204,9 @@ impl Inner {
         if let Some(mut call) = call {
             call.close();
         }
+        let share = self.screen.borrow_mut().take();
+        drop(share);
+        self.switching.set(false);
         let media = self.media.borrow_mut().take();
         if let Some(media) = media {
             media.stop();
@@ -882,6 +1226,15 @@ impl Inner {
         vm.media_note.set(None);
         vm.media_path.set(None);
         vm.starting.set(false);
+        vm.has_audio.set(false);
+        vm.has_video.set(false);
+        vm.can_share.set(false);
+        vm.mic_on.set(true);
+        vm.camera_on.set(true);
+        vm.sharing.set(false);
+        vm.call_ready.set(false);
+        vm.remote_audio.set(true);
+        vm.remote_video.set(true);
     }
 
     /// Applies a trigger to the state machine and publishes the result.

@@ -8,6 +8,7 @@ mod chat;
 mod check;
 mod components;
 mod controller;
+mod controls;
 mod datachannel;
 mod diagnosis;
 mod file_channel;

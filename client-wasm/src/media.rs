@@ -79,6 +79,41 @@ pub fn stop_tracks(stream: &MediaStream) {
     }
 }
 
+/// The tracks of `stream` of one kind (`"audio"` or `"video"`).
+pub fn tracks_of(stream: &MediaStream, kind: &str) -> Vec<MediaStreamTrack> {
+    let tracks = match kind {
+        "audio" => stream.get_audio_tracks(),
+        _ => stream.get_video_tracks(),
+    };
+    tracks
+        .iter()
+        .filter_map(|track| track.dyn_into::<MediaStreamTrack>().ok())
+        .collect()
+}
+
+/// Turns every track of one kind of `stream` on or off (`enabled`): a disabled track stays
+/// open but sends silence or black frames.
+pub fn set_enabled(stream: &MediaStream, kind: &str, enabled: bool) {
+    for track in tracks_of(stream, kind) {
+        track.set_enabled(enabled);
+    }
+}
+
+/// Opens the screen (or a window) for sharing during a call, video only.
+pub async fn open_screen() -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    screen(&devices).await
+}
+
+/// Opens the camera again, video only, with the call's usual size.
+pub async fn reopen_camera() -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_video_media_track_constraints(&camera_constraints());
+    constraints.set_audio_bool(false);
+    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+}
+
 /// Opens local media, trying in order: camera and microphone; screen (plus the microphone if
 /// it opens on its own); microphone alone; nothing. Never fails: the worst case is a receive-only call.
 pub async fn open() -> LocalMedia {
@@ -171,7 +206,8 @@ fn voice_constraints() -> MediaTrackConstraints {
     audio
 }
 
-async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
+/// The camera size every call asks for.
+fn camera_constraints() -> MediaTrackConstraints {
     let video = MediaTrackConstraints::new();
     let width = ConstrainLongRange::new();
     width.set_ideal(1280);
@@ -179,7 +215,11 @@ async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, De
     height.set_ideal(720);
     video.set_width_constrain_long_range(&width);
     video.set_height_constrain_long_range(&height);
+    video
+}
 
+async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
+    let video = camera_constraints();
     let constraints = MediaStreamConstraints::new();
     constraints.set_video_media_track_constraints(&video);
     constraints.set_audio_media_track_constraints(&voice_constraints());

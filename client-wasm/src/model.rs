@@ -45,6 +45,25 @@ pub struct ViewModel {
     pub file_open: RwSignal<bool>,
     /// The file transfers of the current call, oldest first.
     pub transfers: RwSignal<Vec<TransferView>>,
+    /// Whether our local media has a microphone track (the mute button needs one).
+    pub has_audio: RwSignal<bool>,
+    /// Whether our local media has a video track (camera and screen buttons need one).
+    pub has_video: RwSignal<bool>,
+    /// Whether the microphone is on (not muted).
+    pub mic_on: RwSignal<bool>,
+    /// Whether the camera (or shared screen) is on.
+    pub camera_on: RwSignal<bool>,
+    /// Whether the screen is shared in place of the camera.
+    pub sharing: RwSignal<bool>,
+    /// Whether the video track is a camera, which a shared screen may replace (not when the
+    /// screen is already shared because the camera failed).
+    pub can_share: RwSignal<bool>,
+    /// Whether the peer connection exists (the screen can only be shared through it).
+    pub call_ready: RwSignal<bool>,
+    /// Whether the other side says its microphone is on.
+    pub remote_audio: RwSignal<bool>,
+    /// Whether the other side says its camera is on.
+    pub remote_video: RwSignal<bool>,
 }
 
 impl ViewModel {
@@ -66,6 +85,15 @@ impl ViewModel {
             media_path: RwSignal::new(None),
             file_open: RwSignal::new(false),
             transfers: RwSignal::new(Vec::new()),
+            has_audio: RwSignal::new(false),
+            has_video: RwSignal::new(false),
+            mic_on: RwSignal::new(true),
+            camera_on: RwSignal::new(true),
+            sharing: RwSignal::new(false),
+            can_share: RwSignal::new(false),
+            call_ready: RwSignal::new(false),
+            remote_audio: RwSignal::new(true),
+            remote_video: RwSignal::new(true),
         }
     }
 }

@@ -8,6 +8,7 @@ use leptos::logging::warn;
 use leptos::prelude::*;
 use web_sys::DragEvent;
 
+use super::call_controls::CallControls;
 use super::chat_panel::ChatPanel;
 use super::check_page::CheckPage;
 use super::file_panel::{files_of, FilePanel};
@@ -16,6 +17,7 @@ use super::status_line::StatusLine;
 use super::video_tile::VideoTile;
 use crate::browser;
 use crate::controller::{initial_room_input, Controller};
+use crate::controls;
 use crate::link::{self, IcePolicy};
 use crate::model::ViewModel;
 
@@ -64,6 +66,7 @@ fn CallPage() -> impl IntoView {
                 <section class="controls" aria-label="Call">
                     <RoomForm vm=vm controller=controller />
                     <StatusLine vm=vm controller=controller />
+                    <CallControls vm=vm controller=controller />
                     {relay_only
                         .then(|| {
                             view! {
@@ -82,6 +85,8 @@ fn CallPage() -> impl IntoView {
                         stream=vm.local_stream
                         muted=true
                         mirrored=vm.local_mirrored
+                        tile_id="localTile"
+                        attr:data-source=move || if vm.sharing.get() { "screen" } else { "camera" }
                     />
                     <VideoTile
                         id="remoteVideo"
@@ -90,7 +95,29 @@ fn CallPage() -> impl IntoView {
                         stream=vm.remote_stream
                         muted=false
                         mirrored=false
-                    />
+                        tile_id="remoteTile"
+                        attr:data-remote-audio=move || controls::on_off(vm.remote_audio.get())
+                        attr:data-remote-video=move || controls::on_off(vm.remote_video.get())
+                    >
+                        <div class="tile-badges">
+                            <span
+                                id="remoteMuted"
+                                class="tile-badge"
+                                role="status"
+                                hidden=move || vm.remote_audio.get()
+                            >
+                                "Muted"
+                            </span>
+                            <span
+                                id="remoteCameraOff"
+                                class="tile-badge"
+                                role="status"
+                                hidden=move || vm.remote_video.get()
+                            >
+                                "Camera off"
+                            </span>
+                        </div>
+                    </VideoTile>
                 </section>
                 <div class="side">
                     <ChatPanel vm=vm controller=controller />

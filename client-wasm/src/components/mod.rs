@@ -2,6 +2,7 @@
 //! they never reach into the peer connection, the socket or the media.
 
 mod app;
+mod call_controls;
 mod chat_panel;
 mod check_page;
 mod file_panel;

@@ -25,6 +25,12 @@ pub fn VideoTile(
     /// Whether to mirror the picture (a camera, not a shared screen).
     #[prop(into)]
     mirrored: Signal<bool>,
+    /// The id of the tile itself (the container of the video and its badges), if it needs one.
+    #[prop(optional)]
+    tile_id: Option<&'static str>,
+    /// Badges shown over the video.
+    #[prop(optional)]
+    children: Option<Children>,
 ) -> impl IntoView {
     let video = NodeRef::<html::Video>::new();
     Effect::new(move |_| {
@@ -36,7 +42,7 @@ pub fn VideoTile(
     let empty = move || stream.with(Option::is_none);
 
     view! {
-        <figure class="tile" class:tile-empty=empty>
+        <figure id=tile_id class="tile" class:tile-empty=empty>
             <video
                 id=id
                 node_ref=video
@@ -51,6 +57,7 @@ pub fn VideoTile(
                 <div class="tile-placeholder" aria-hidden="true">{empty_text}</div>
             </Show>
             <figcaption class="tile-caption">{label}</figcaption>
+            {children.map(|children| children())}
         </figure>
     }
 }
