@@ -33,87 +33,46 @@ pub struct Metrics {
 impl Metrics {
     /// A fresh registry with every metric registered.
     pub fn new() -> Metrics {
+        // unwrap (every expect here): metric names and labels are constants, each registered
+        // once into a fresh registry, so neither creation nor registration can fail.
         let registry =
-            Registry::new_custom(Some("visavis".into()), None).expect("a constant, valid prefix"); // unwrap: the prefix is a fixed valid name
-        let connections =
-            IntGauge::new("connections", "Open WebSocket connections").expect("valid metric");
-        let rooms = IntGauge::new("rooms", "Rooms with at least one person").expect("valid metric");
-        let joins = IntCounterVec::new(
-            Opts::new("joins_total", "Join attempts by result"),
-            &["result"],
-        )
-        .expect("valid metric");
-        let relayed = IntCounterVec::new(
-            Opts::new("relayed_messages_total", "Relayed messages by type"),
-            &["type"],
-        )
-        .expect("valid metric");
-        let rejected = IntCounterVec::new(
-            Opts::new("rejected_inputs_total", "Refused inputs by reason"),
-            &["reason"],
-        )
-        .expect("valid metric");
-        let disconnects = IntCounterVec::new(
-            Opts::new("disconnects_total", "Ended connections by reason"),
-            &["reason"],
-        )
-        .expect("valid metric");
-        let seat_reclaims =
-            IntCounter::new("seat_reclaims_total", "Seats reclaimed with a seat token")
-                .expect("valid metric");
-        let call_setup_seconds = Histogram::with_opts(
-            HistogramOpts::new(
-                "call_setup_seconds",
-                "Client-reported time from joining to media flowing",
-            )
-            .buckets(vec![0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0]),
-        )
-        .expect("valid metric");
-        let media_paths = IntCounterVec::new(
-            Opts::new("media_paths_total", "Client-reported media paths"),
-            &["path"],
-        )
-        .expect("valid metric");
-        // unwrap (the expects above and below): metric names are constants, registered once
-        // each into a fresh registry, so neither creation nor registration can fail.
-        registry
-            .register(Box::new(connections.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(rooms.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(joins.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(relayed.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(rejected.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(disconnects.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(seat_reclaims.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(call_setup_seconds.clone()))
-            .expect("registered once");
-        registry
-            .register(Box::new(media_paths.clone()))
-            .expect("registered once");
+            Registry::new_custom(Some("visavis".into()), None).expect("a constant, valid prefix");
+        let gauge = |name: &str, help: &str| {
+            register(&registry, IntGauge::new(name, help).expect("valid metric"))
+        };
+        let counters = |name: &str, help: &str, label: &str| {
+            let vec = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric");
+            register(&registry, vec)
+        };
         Metrics {
+            connections: gauge("connections", "Open WebSocket connections"),
+            rooms: gauge("rooms", "Rooms with at least one person"),
+            joins: counters("joins_total", "Join attempts by result", "result"),
+            relayed: counters("relayed_messages_total", "Relayed messages by type", "type"),
+            rejected: counters(
+                "rejected_inputs_total",
+                "Refused inputs by reason",
+                "reason",
+            ),
+            disconnects: counters("disconnects_total", "Ended connections by reason", "reason"),
+            seat_reclaims: register(
+                &registry,
+                IntCounter::new("seat_reclaims_total", "Seats reclaimed with a seat token")
+                    .expect("valid metric"),
+            ),
+            call_setup_seconds: register(
+                &registry,
+                Histogram::with_opts(
+                    HistogramOpts::new(
+                        "call_setup_seconds",
+                        "Client-reported time from joining to media flowing",
+                    )
+                    .buckets(vec![0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 10.0, 20.0, 60.0]),
+                )
+                .expect("valid metric"),
+            ),
+            media_paths: counters("media_paths_total", "Client-reported media paths", "path"),
             registry,
-            connections,
-            rooms,
-            joins,
-            relayed,
-            rejected,
-            disconnects,
-            seat_reclaims,
-            call_setup_seconds,
-            media_paths,
         }
     }
 
@@ -124,6 +83,14 @@ impl Metrics {
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut buffer);
         String::from_utf8(buffer).unwrap_or_default()
     }
+}
+
+/// Registers `metric` and hands it back, so each metric is named in one place.
+fn register<M: prometheus::core::Collector + Clone + 'static>(registry: &Registry, metric: M) -> M {
+    registry
+        .register(Box::new(metric.clone()))
+        .expect("each metric is registered once"); // unwrap: see Metrics::new
+    metric
 }
 
 impl Default for Metrics {
