@@ -1725,16 +1725,27 @@ impl Person {
     /// [`Person::selected_pair`] can read `getStats()` independently of the app. Call it before
     /// [`Person::open`].
     pub async fn watch_peer_connections(&self) {
-        let command = CdpCommand {
-            method: "Page.addScriptToEvaluateOnNewDocument",
-            params: json!({ "source": PEER_CONNECTION_PROBE }),
-        };
-        if let Err(error) = self.client.issue_cmd(command).await {
+        let installed = self
+            .devtools(
+                "Page.addScriptToEvaluateOnNewDocument",
+                json!({ "source": PEER_CONNECTION_PROBE }),
+            )
+            .await;
+        if let Err(error) = installed {
             panic!(
                 "{}: could not install the peer-connection probe: {error}",
                 self.name
             );
         }
+    }
+
+    /// Runs one Chrome DevTools Protocol command in this person's browser (Chromium only).
+    pub async fn devtools(
+        &self,
+        method: &'static str,
+        params: Value,
+    ) -> Result<Value, fantoccini::error::CmdError> {
+        self.client.issue_cmd(CdpCommand { method, params }).await
     }
 
     /// Makes the probe (see [`Person::watch_peer_connections`]) hand the browser these TURN

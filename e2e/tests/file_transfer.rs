@@ -10,7 +10,6 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::Locator;
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -183,31 +182,6 @@ async fn progress_seen(person: &Person) -> Value {
         .await
 }
 
-/// Chromedriver's endpoint for one Chrome DevTools Protocol command.
-#[derive(Debug)]
-struct Cdp {
-    method: &'static str,
-    params: Value,
-}
-
-impl WebDriverCompatibleCommand for Cdp {
-    fn endpoint(
-        &self,
-        base_url: &url::Url,
-        session_id: Option<&str>,
-    ) -> Result<url::Url, url::ParseError> {
-        base_url.join(&format!(
-            "session/{}/goog/cdp/execute",
-            session_id.unwrap_or_default()
-        ))
-    }
-
-    fn method_and_body(&self, _request_url: &url::Url) -> (http::Method, Option<String>) {
-        let body = json!({ "cmd": self.method, "params": self.params }).to_string();
-        (http::Method::POST, Some(body))
-    }
-}
-
 /// Downloads the row's file the way a person does (a click on its download link) into a fresh
 /// directory, and gives the SHA-256 of the file on disk.
 ///
@@ -216,11 +190,13 @@ impl WebDriverCompatibleCommand for Cdp {
 /// navigation, which that directive does not govern, and it checks the same bytes.
 async fn download_sha256(person: &Person, direction: &str, id: &str, expected_len: u64) -> String {
     let dir = temp_dir();
-    let allow = Cdp {
-        method: "Browser.setDownloadBehavior",
-        params: json!({ "behavior": "allow", "downloadPath": dir.path() }),
-    };
-    if let Err(error) = person.client().issue_cmd(allow).await {
+    let allowed = person
+        .devtools(
+            "Browser.setDownloadBehavior",
+            json!({ "behavior": "allow", "downloadPath": dir.path() }),
+        )
+        .await;
+    if let Err(error) = allowed {
         panic!("{}: could not allow downloads: {error}", person.name());
     }
     let selector = format!("{} .file-download", row_selector(direction, id));
