@@ -35,7 +35,8 @@ pub struct Config {
     #[arg(long, env = "VISAVIS_STATIC_DIR", default_value = "dist")]
     pub static_dir: PathBuf,
 
-    /// Where generated state (the self-signed certificate) is kept.
+    /// Where generated state is kept: the self-signed certificate and the secret that signs
+    /// seat tokens (`seat-secret`, created on first start).
     #[arg(long, env = "VISAVIS_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
 
@@ -108,6 +109,12 @@ pub struct Config {
     /// The most rooms open at once; joining a new room beyond it gets `server_busy`.
     #[arg(long, env = "VISAVIS_MAX_ROOMS", default_value_t = 5_000)]
     pub max_rooms: usize,
+
+    /// How long a seat is held after its connection was lost without a goodbye (a network
+    /// change, a reload, a server restart), in seconds. The person can take it back with their
+    /// seat token meanwhile; after it, their partner gets `bye`.
+    #[arg(long, env = "VISAVIS_RECONNECT_GRACE_SECS", default_value_t = 20)]
+    pub reconnect_grace_secs: u64,
 
     /// Signaling messages one connection may send per second, on average.
     #[arg(long, env = "VISAVIS_MESSAGES_PER_SECOND", default_value = "20")]
@@ -194,6 +201,14 @@ mod tests {
         assert!(!config.no_tls);
         assert_eq!(config.static_dir, PathBuf::from("dist"));
         assert!(config.stun_urls().is_empty());
+        assert_eq!(config.reconnect_grace_secs, 20);
+    }
+
+    #[test]
+    fn the_grace_period_is_configurable() {
+        let config = Config::parse_from(["visavis", "--reconnect-grace-secs", "3"]);
+        assert_eq!(config.reconnect_grace_secs, 3);
+        assert!(Config::try_parse_from(["visavis", "--reconnect-grace-secs", "-1"]).is_err());
     }
 
     #[test]

@@ -8,6 +8,8 @@ pub mod limits;
 pub mod metrics;
 pub mod rooms;
 pub mod routes;
+pub mod seat_secret;
+pub mod seat_token;
 pub mod security;
 pub mod startup;
 pub mod telemetry;

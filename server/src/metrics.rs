@@ -20,10 +20,13 @@ pub struct Metrics {
     pub relayed: IntCounterVec,
     /// Refused inputs by reason (the error code).
     pub rejected: IntCounterVec,
-    /// Ended connections by reason: close, heartbeat, slow_consumer, rate_limit, protocol_error.
+    /// Ended connections by reason: close, close_away, lost, heartbeat, slow_consumer,
+    /// rate_limit, protocol_error.
     pub disconnects: IntCounterVec,
-    /// Seats taken back with a seat token after a lost connection.
+    /// Seats taken back with a seat token (successful `rejoin`s).
     pub seat_reclaims: IntCounter,
+    /// Away seats freed because their grace period ran out.
+    pub seat_grace_expired: IntCounter,
     /// Client-reported call-setup time.
     pub call_setup_seconds: Histogram,
     /// Client-reported media paths: direct or relay.
@@ -40,6 +43,12 @@ impl Metrics {
         let gauge = |name: &str, help: &str| {
             register(&registry, IntGauge::new(name, help).expect("valid metric"))
         };
+        let counter = |name: &str, help: &str| {
+            register(
+                &registry,
+                IntCounter::new(name, help).expect("valid metric"),
+            )
+        };
         let counters = |name: &str, help: &str, label: &str| {
             let vec = IntCounterVec::new(Opts::new(name, help), &[label]).expect("valid metric");
             register(&registry, vec)
@@ -55,10 +64,10 @@ impl Metrics {
                 "reason",
             ),
             disconnects: counters("disconnects_total", "Ended connections by reason", "reason"),
-            seat_reclaims: register(
-                &registry,
-                IntCounter::new("seat_reclaims_total", "Seats reclaimed with a seat token")
-                    .expect("valid metric"),
+            seat_reclaims: counter("seat_reclaims_total", "Seats reclaimed with a seat token"),
+            seat_grace_expired: counter(
+                "seat_grace_expired_total",
+                "Away seats freed when their grace period ran out",
             ),
             call_setup_seconds: register(
                 &registry,
@@ -108,7 +117,10 @@ mod tests {
         let metrics = Metrics::new();
         metrics.joins.with_label_values(&["created"]).inc();
         metrics.connections.set(3);
+        metrics.seat_reclaims.inc();
         let text = metrics.render();
+        assert!(text.contains("visavis_seat_reclaims_total 1"));
+        assert!(text.contains("visavis_seat_grace_expired_total 0"));
         assert!(text.contains("visavis_joins_total{result=\"created\"} 1"));
         assert!(text.contains("visavis_connections 3"));
     }

@@ -1,14 +1,25 @@
-//! The room rules, written without I/O: who sits where, and who receives what.
+//! The room rules, written without I/O or clocks: who sits where, and who receives what.
 //!
 //! `Rooms::handle` takes one input from one connection and returns the messages to deliver.
-//! A disconnect is just another input. Everything the protocol promises about rooms is decided
-//! here and unit-tested here; the socket and hub code only move bytes.
+//! A disconnect is just another input, and so is the end of a grace period
+//! ([`Rooms::grace_expired`]). Everything the protocol promises about rooms and seats is decided
+//! here and unit-tested here; the socket and hub code only move bytes and keep time.
+//!
+//! Seats outlive connections. A seat whose socket ended uncleanly ([`Input::Lost`]) is *away*:
+//! held for the grace period, and reclaimable with its seat token (`seat_token.rs`). Side effects
+//! the hub must carry out are queued here and drained by it after each call:
+//! [`Rooms::take_grace_timers`] and [`Rooms::take_connections_to_close`].
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt;
+use std::time::Duration;
 
+use rand::rngs::StdRng;
+use rand::Rng;
 use visavis_shared::limits::{MAX_CANDIDATE_BYTES, MAX_SDP_BYTES};
 use visavis_shared::{ClientMessage, ErrorCode, RoomName, ServerMessage};
+
+use crate::seat_token::{SeatClaim, SeatSigner};
 
 /// Identifies one WebSocket connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -25,49 +36,199 @@ impl fmt::Display for ConnId {
 pub enum Input {
     /// A decoded message from the browser.
     Message(ClientMessage),
-    /// The socket is gone (closed, lost, or dropped by the server): the same as `bye`.
+    /// The socket ended cleanly (a close frame with code 1000 or none, or the server closed it
+    /// for misbehaving): the same as `bye`.
     Disconnected,
+    /// The socket ended uncleanly (lost, timed out, closed with another code, or dropped as a
+    /// slow consumer): the seat is held for the grace period.
+    Lost,
 }
 
 /// A message to deliver to one connection.
 pub type Outgoing = (ConnId, ServerMessage);
 
+/// Identifies one absence of one seat, so that a grace period that ends after the seat was
+/// reclaimed (and perhaps lost again) does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AbsenceId(u64);
+
+/// A grace period the hub must time: after `after`, it calls
+/// [`Rooms::grace_expired`]`(room, absence)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GraceTimer {
+    pub room: RoomName,
+    pub absence: AbsenceId,
+    pub after: Duration,
+}
+
+/// How long an away seat is held unless configured otherwise.
+pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
+
 /// At most two people share a room.
 const SEATS_PER_ROOM: usize = 2;
 
-/// All rooms and who sits in them.
+/// How many ended calls are remembered, so that their tokens get `seat_expired` instead of
+/// rebuilding the room. Each entry is 8 bytes (twice, set and queue): about 2 MB at most.
+const ENDED_CALLS_REMEMBERED: usize = 100_000;
+
+/// One incarnation of a room: from its first seat to its last leaving.
 #[derive(Debug)]
-pub struct Rooms {
-    /// The most rooms open at once; a join that would open one more gets `server_busy`.
-    max_rooms: usize,
-    /// The people in each room, in order of arrival: the first is the Caller.
-    rooms: HashMap<RoomName, Vec<ConnId>>,
-    /// The room each seated connection is in; a connection is in at most one room.
-    seat_of: HashMap<ConnId, RoomName>,
+struct Room {
+    /// Random per incarnation, and in every token of it.
+    call: u64,
+    /// One or two seats, in order of arrival.
+    seats: Vec<Seat>,
 }
 
-impl Default for Rooms {
-    fn default() -> Self {
-        Rooms::new()
+/// A seat, held by a connection or kept for an absent person.
+#[derive(Debug)]
+struct Seat {
+    /// Random, stable for the seat's life. Meaningless while `reserved`.
+    id: u64,
+    /// The nonce of the only token that currently reclaims this seat.
+    nonce: u64,
+    state: SeatState,
+    /// A seat rebuilt after a restart for a partner whose seat id is not known yet: the first
+    /// valid token of the same call with another seat id takes it. Always away.
+    reserved: bool,
+    /// What this seat must be told when it is next present with its partner (see [`Owed`]).
+    owed: Option<Owed>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SeatState {
+    /// Held by a live connection.
+    Present(ConnId),
+    /// Held for its person during a grace period.
+    Away(AbsenceId),
+}
+
+/// A message a seat missed while away, delivered after its `rejoined`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Owed {
+    /// Its partner left for good; there is no other seat.
+    Bye,
+    /// Its partner is new or lost its peer connection: this seat starts the call (it gets
+    /// `new_peer`) once both are present. At most one seat of a room owes this.
+    NewPeer,
+}
+
+impl Seat {
+    fn present(id: u64, conn: ConnId) -> Seat {
+        Seat {
+            id,
+            // Replaced by the token issued right after.
+            nonce: 0,
+            state: SeatState::Present(conn),
+            reserved: false,
+            owed: None,
+        }
+    }
+
+    fn reserved(absence: AbsenceId) -> Seat {
+        Seat {
+            id: 0,
+            nonce: 0,
+            state: SeatState::Away(absence),
+            reserved: true,
+            owed: None,
+        }
+    }
+
+    fn conn(&self) -> Option<ConnId> {
+        match self.state {
+            SeatState::Present(conn) => Some(conn),
+            SeatState::Away(_) => None,
+        }
+    }
+}
+
+/// The most recently ended calls, bounded.
+#[derive(Debug, Default)]
+struct EndedCalls {
+    set: HashSet<u64>,
+    order: VecDeque<u64>,
+}
+
+impl EndedCalls {
+    fn insert(&mut self, call: u64) {
+        if self.set.insert(call) {
+            self.order.push_back(call);
+            if self.order.len() > ENDED_CALLS_REMEMBERED {
+                if let Some(oldest) = self.order.pop_front() {
+                    self.set.remove(&oldest);
+                }
+            }
+        }
+    }
+
+    fn contains(&self, call: u64) -> bool {
+        self.set.contains(&call)
+    }
+}
+
+/// All rooms, who sits in them, and who is away.
+pub struct Rooms {
+    /// The most rooms open at once; a join or rebuild that would open one more gets
+    /// `server_busy`.
+    max_rooms: usize,
+    /// How long an away seat is held.
+    grace: Duration,
+    /// Signs and checks seat tokens.
+    signer: SeatSigner,
+    /// Call ids, seat ids and nonces. Owned here so tests can seed it.
+    rng: StdRng,
+    rooms: HashMap<RoomName, Room>,
+    /// The room each seated connection is in; a connection is in at most one room.
+    seat_of: HashMap<ConnId, RoomName>,
+    ended_calls: EndedCalls,
+    next_absence: u64,
+    /// Side effects for the hub, drained by it after each call.
+    grace_timers: Vec<GraceTimer>,
+    to_close: Vec<ConnId>,
+}
+
+// By hand: the RNG's state must not end up in a log.
+impl fmt::Debug for Rooms {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Rooms")
+            .field("rooms", &self.rooms.len())
+            .field("seated", &self.seat_of.len())
+            .finish_non_exhaustive()
     }
 }
 
 impl Rooms {
-    /// An empty set of rooms with no practical limit on their number.
-    pub fn new() -> Rooms {
-        Rooms::with_room_limit(usize::MAX)
-    }
-
-    /// An empty set of rooms holding at most `max_rooms` at once.
-    pub fn with_room_limit(max_rooms: usize) -> Rooms {
+    /// An empty set of rooms with no practical limit on their number and the default grace
+    /// period. `rng` should be seeded from the OS in production.
+    pub fn new(signer: SeatSigner, rng: StdRng) -> Rooms {
         Rooms {
-            max_rooms,
+            max_rooms: usize::MAX,
+            grace: DEFAULT_GRACE,
+            signer,
+            rng,
             rooms: HashMap::new(),
             seat_of: HashMap::new(),
+            ended_calls: EndedCalls::default(),
+            next_absence: 0,
+            grace_timers: Vec::new(),
+            to_close: Vec::new(),
         }
     }
 
-    /// The number of rooms with at least one person.
+    /// Holds at most `max_rooms` rooms at once.
+    pub fn with_room_limit(mut self, max_rooms: usize) -> Rooms {
+        self.max_rooms = max_rooms;
+        self
+    }
+
+    /// Holds an away seat for `grace`.
+    pub fn with_grace(mut self, grace: Duration) -> Rooms {
+        self.grace = grace;
+        self
+    }
+
+    /// The number of rooms with at least one seat (present, away or reserved).
     pub fn room_count(&self) -> usize {
         self.rooms.len()
     }
@@ -80,6 +241,17 @@ impl Rooms {
     /// The room `conn` is in, if any.
     pub fn room_of(&self, conn: ConnId) -> Option<&RoomName> {
         self.seat_of.get(&conn)
+    }
+
+    /// The grace periods started since the last call; the hub times each one.
+    pub fn take_grace_timers(&mut self) -> Vec<GraceTimer> {
+        std::mem::take(&mut self.grace_timers)
+    }
+
+    /// Connections that lost their seat to a rejoin of the same seat (the server had not yet
+    /// noticed their socket died); the hub closes them. They are told nothing.
+    pub fn take_connections_to_close(&mut self) -> Vec<ConnId> {
+        std::mem::take(&mut self.to_close)
     }
 
     /// Applies one input and returns the messages it causes.
@@ -121,43 +293,104 @@ impl Rooms {
             }
             // The room named in `bye` is informational: a socket can only leave the room it is in.
             Input::Message(ClientMessage::Bye { .. }) | Input::Disconnected => self.leave(conn),
+            Input::Lost => self.lose(conn),
+            Input::Message(ClientMessage::Rejoin { room, seat, fresh }) => {
+                self.rejoin(conn, room, &seat, fresh)
+            }
             // Reports concern metrics, not rooms; the socket task consumes them.
             Input::Message(ClientMessage::Report { .. }) => Vec::new(),
         }
     }
 
-    fn join(&mut self, conn: ConnId, room: RoomName) -> Vec<Outgoing> {
+    /// A grace period ended: if seat `absence` of `room` is still away, it is freed and its
+    /// partner (if present) gets `bye`. `None` when there was nothing to free (the seat was
+    /// reclaimed, or its room is gone), which is normal.
+    pub fn grace_expired(&mut self, room: &RoomName, absence: AbsenceId) -> Option<Vec<Outgoing>> {
+        let index = self
+            .rooms
+            .get(room)?
+            .seats
+            .iter()
+            .position(|seat| seat.state == SeatState::Away(absence))?;
+        Some(self.free_seat(room, index))
+    }
+
+    fn join(&mut self, conn: ConnId, name: RoomName) -> Vec<Outgoing> {
         if let Some(current) = self.seat_of.get(&conn) {
             let message = format!("you are already in room {current}; send bye first");
             return refuse(conn, ErrorCode::AlreadyInRoom, message);
         }
-        if !self.rooms.contains_key(&room) && self.rooms.len() >= self.max_rooms {
-            return refuse(
-                conn,
-                ErrorCode::ServerBusy,
-                "the server has too many rooms open; try again later",
-            );
-        }
-        let peers = self.rooms.entry(room.clone()).or_default();
-        match peers.len() {
-            0 => {
-                peers.push(conn);
-                self.seat_of.insert(conn, room.clone());
-                vec![(conn, ServerMessage::Created { room })]
+        let grace_ms = self.grace_ms();
+        let Rooms {
+            rooms,
+            rng,
+            signer,
+            seat_of,
+            ended_calls,
+            max_rooms,
+            ..
+        } = self;
+        match rooms.get_mut(&name) {
+            None => {
+                if rooms.len() >= *max_rooms {
+                    return busy(conn);
+                }
+                let mut room = Room {
+                    call: new_call_id(rng, ended_calls),
+                    seats: vec![Seat::present(rng.random(), conn)],
+                };
+                let token = issue(signer, rng, &name, &mut room, 0);
+                rooms.insert(name.clone(), room);
+                seat_of.insert(conn, name.clone());
+                vec![(
+                    conn,
+                    ServerMessage::Created {
+                        room: name,
+                        seat: Some(token),
+                    },
+                )]
             }
-            n if n < SEATS_PER_ROOM => {
-                let others: Vec<ConnId> = peers.clone();
-                peers.push(conn);
-                self.seat_of.insert(conn, room.clone());
-                let mut out = vec![(conn, ServerMessage::Joined { room: room.clone() })];
-                out.extend(
-                    others
-                        .into_iter()
-                        .map(|other| (other, ServerMessage::NewPeer { room: room.clone() })),
-                );
+            // Away and reserved seats count: their people are coming back.
+            Some(room) if room.seats.len() >= SEATS_PER_ROOM => {
+                vec![(conn, ServerMessage::Full { room: name })]
+            }
+            Some(room) => {
+                room.seats.push(Seat::present(rng.random(), conn));
+                seat_of.insert(conn, name.clone());
+                let token = issue(signer, rng, &name, room, 1);
+                let mut out = vec![(
+                    conn,
+                    ServerMessage::Joined {
+                        room: name.clone(),
+                        seat: Some(token),
+                    },
+                )];
+                match room.seats[0].state {
+                    SeatState::Present(first) => {
+                        // Rotation: the first seat's token now says `paired`.
+                        let token = issue(signer, rng, &name, room, 0);
+                        out.push((
+                            first,
+                            ServerMessage::NewPeer {
+                                room: name,
+                                seat: Some(token),
+                            },
+                        ));
+                    }
+                    SeatState::Away(_) => {
+                        // The first person will start the call when back; the newcomer waits.
+                        room.seats[0].owed = Some(Owed::NewPeer);
+                        out.push((
+                            conn,
+                            ServerMessage::PeerReconnecting {
+                                room: name,
+                                grace_ms,
+                            },
+                        ));
+                    }
+                }
                 out
             }
-            _ => vec![(conn, ServerMessage::Full { room })],
         }
     }
 
@@ -171,53 +404,389 @@ impl Rooms {
         };
         match self.other_peer(room, conn) {
             Some(other) => vec![(other, message)],
-            // Alone in the room: there is nobody to tell yet, which is not the sender's fault.
+            // Alone, or the other is away: there is nobody to tell, which is not the sender's
+            // fault. A returning peer renegotiates (ICE restart) if it missed something.
             None => Vec::new(),
         }
     }
 
+    /// A clean departure: the seat is freed at once.
     fn leave(&mut self, conn: ConnId) -> Vec<Outgoing> {
-        let Some(room) = self.seat_of.remove(&conn) else {
+        let Some(name) = self.seat_of.remove(&conn) else {
             // Not seated: a second bye, or the answering bye of a peer already alone. Nothing to do.
             return Vec::new();
         };
-        let mut out = Vec::new();
-        if let Some(peers) = self.rooms.get_mut(&room) {
-            peers.retain(|p| *p != conn);
-            out.extend(
-                peers
-                    .iter()
-                    .map(|other| (*other, ServerMessage::Bye { room: room.clone() })),
-            );
-            if peers.is_empty() {
-                self.rooms.remove(&room);
+        match self.seat_index_of(&name, conn) {
+            Some(index) => self.free_seat(&name, index),
+            None => Vec::new(),
+        }
+    }
+
+    /// An unclean departure: the seat is held, and the partner told how long.
+    fn lose(&mut self, conn: ConnId) -> Vec<Outgoing> {
+        let Some(name) = self.seat_of.remove(&conn) else {
+            return Vec::new();
+        };
+        let absence = self.new_absence();
+        let grace_ms = self.grace_ms();
+        let grace = self.grace;
+        let Some(index) = self.seat_index_of(&name, conn) else {
+            return Vec::new();
+        };
+        let Some(room) = self.rooms.get_mut(&name) else {
+            return Vec::new();
+        };
+        room.seats[index].state = SeatState::Away(absence);
+        self.grace_timers.push(GraceTimer {
+            room: name.clone(),
+            absence,
+            after: grace,
+        });
+        match room.seats.get(index ^ 1).and_then(Seat::conn) {
+            Some(other) => vec![(
+                other,
+                ServerMessage::PeerReconnecting {
+                    room: name,
+                    grace_ms,
+                },
+            )],
+            None => Vec::new(),
+        }
+    }
+
+    fn rejoin(&mut self, conn: ConnId, name: RoomName, token: &str, fresh: bool) -> Vec<Outgoing> {
+        if let Some(current) = self.seat_of.get(&conn) {
+            let message = format!("you are already in room {current}; send bye first");
+            return refuse(conn, ErrorCode::AlreadyInRoom, message);
+        }
+        let claim = match self.signer.verify(token) {
+            Ok(claim) if claim.room == name => claim,
+            _ => {
+                return refuse(
+                    conn,
+                    ErrorCode::SeatInvalid,
+                    "this seat token is not valid for this room",
+                )
             }
+        };
+        if self.ended_calls.contains(claim.call) {
+            return expired(conn);
+        }
+        let index = match self.rooms.get_mut(&name) {
+            // The room was emptied and opened again by others: the call is over.
+            Some(room) if room.call != claim.call => return expired(conn),
+            Some(room) => {
+                let own = room
+                    .seats
+                    .iter()
+                    .position(|seat| !seat.reserved && seat.id == claim.seat);
+                match own {
+                    Some(index) if room.seats[index].nonce != claim.nonce => {
+                        return refuse(
+                            conn,
+                            ErrorCode::SeatInvalid,
+                            "this seat token was replaced by a newer one",
+                        );
+                    }
+                    Some(index) => {
+                        // Takeover: the old socket is presumably dead but not yet noticed.
+                        // It loses the seat silently; the partner sees no departure.
+                        if let SeatState::Present(old) = room.seats[index].state {
+                            self.seat_of.remove(&old);
+                            self.to_close.push(old);
+                        }
+                        index
+                    }
+                    None => match room.seats.iter().position(|seat| seat.reserved) {
+                        // After a restart: the partner of the person who rebuilt the room.
+                        Some(index) => {
+                            room.seats[index].reserved = false;
+                            room.seats[index].id = claim.seat;
+                            index
+                        }
+                        // The seat was given up (bye) or its grace period ran out.
+                        None => return expired(conn),
+                    },
+                }
+            }
+            // Unknown room, valid token of a call not known to have ended: this process does
+            // not remember it (typically it restarted), so the room is rebuilt around the token.
+            None => {
+                if self.rooms.len() >= self.max_rooms {
+                    return busy(conn);
+                }
+                self.rebuild(conn, &name, &claim);
+                0
+            }
+        };
+        self.reclaim(conn, &name, index, fresh)
+    }
+
+    /// Opens `name` again for the call of `claim`, with its seat (taken by `reclaim` next) and,
+    /// if it had a partner, a reserved seat held for the grace period.
+    fn rebuild(&mut self, conn: ConnId, name: &RoomName, claim: &SeatClaim) {
+        let mut seats = vec![Seat::present(claim.seat, conn)];
+        if claim.paired {
+            let absence = self.new_absence();
+            seats.push(Seat::reserved(absence));
+            self.grace_timers.push(GraceTimer {
+                room: name.clone(),
+                absence,
+                after: self.grace,
+            });
+        }
+        self.rooms.insert(
+            name.clone(),
+            Room {
+                call: claim.call,
+                seats,
+            },
+        );
+    }
+
+    /// Seats `conn` in seat `index` of `name` and tells both sides; see docs/protocol.md for
+    /// the `fresh` and owed-message rules.
+    fn reclaim(
+        &mut self,
+        conn: ConnId,
+        name: &RoomName,
+        index: usize,
+        fresh: bool,
+    ) -> Vec<Outgoing> {
+        let Rooms {
+            rooms,
+            rng,
+            signer,
+            seat_of,
+            ..
+        } = self;
+        let Some(room) = rooms.get_mut(name) else {
+            return Vec::new();
+        };
+        room.seats[index].state = SeatState::Present(conn);
+        seat_of.insert(conn, name.clone());
+        let token = issue(signer, rng, name, room, index);
+        let other = index ^ 1;
+        let partner = room.seats.get(other).map(|seat| seat.state);
+        let mut out = vec![(
+            conn,
+            ServerMessage::Rejoined {
+                room: name.clone(),
+                seat: token,
+                peer_present: matches!(partner, Some(SeatState::Present(_))),
+            },
+        )];
+        let mine = room.seats[index].owed.take();
+        match (mine, partner) {
+            (Some(Owed::Bye), _) => out.push((conn, ServerMessage::Bye { room: name.clone() })),
+            (Some(Owed::NewPeer), Some(SeatState::Present(partner))) => {
+                let token = issue(signer, rng, name, room, index);
+                out.push((
+                    conn,
+                    ServerMessage::NewPeer {
+                        room: name.clone(),
+                        seat: Some(token),
+                    },
+                ));
+                out.push((
+                    partner,
+                    ServerMessage::PeerReconnected { room: name.clone() },
+                ));
+            }
+            // Still waiting for the partner, who will hear `peer_reconnected` on return.
+            (Some(Owed::NewPeer), Some(SeatState::Away(_))) => {
+                room.seats[index].owed = Some(Owed::NewPeer);
+            }
+            (None, Some(SeatState::Present(partner))) => {
+                if fresh || room.seats[other].owed == Some(Owed::NewPeer) {
+                    room.seats[other].owed = None;
+                    let token = issue(signer, rng, name, room, other);
+                    out.push((
+                        partner,
+                        ServerMessage::NewPeer {
+                            room: name.clone(),
+                            seat: Some(token),
+                        },
+                    ));
+                } else {
+                    out.push((
+                        partner,
+                        ServerMessage::PeerReconnected { room: name.clone() },
+                    ));
+                }
+            }
+            (None, Some(SeatState::Away(_))) => {
+                if fresh {
+                    room.seats[other].owed = Some(Owed::NewPeer);
+                }
+            }
+            // Owing new_peer without a partner cannot happen (see check_invariants).
+            (Some(Owed::NewPeer), None) | (None, None) => {}
         }
         out
     }
 
-    fn other_peer(&self, room: &RoomName, conn: ConnId) -> Option<ConnId> {
-        self.rooms.get(room)?.iter().copied().find(|p| *p != conn)
-    }
-
-    /// Checks the invariants: at most two per room, no empty rooms, and the seat index agrees
-    /// with the rooms. Used by tests and fuzzing.
-    pub fn check_invariants(&self) -> Result<(), String> {
-        for (room, peers) in &self.rooms {
-            if peers.is_empty() || peers.len() > SEATS_PER_ROOM {
-                return Err(format!("room {room} has {} peers", peers.len()));
-            }
-            for p in peers {
-                if self.seat_of.get(p) != Some(room) {
-                    return Err(format!("{p} sits in {room} but the index disagrees"));
+    /// Removes seat `index` of `name` for good: its partner gets `bye` now if present, or when
+    /// back if away. The last seat takes the room with it, and its call is remembered as ended.
+    fn free_seat(&mut self, name: &RoomName, index: usize) -> Vec<Outgoing> {
+        let Some(room) = self.rooms.get_mut(name) else {
+            return Vec::new();
+        };
+        let seat = room.seats.remove(index);
+        if let Some(conn) = seat.conn() {
+            self.seat_of.remove(&conn);
+        }
+        match room.seats.first_mut() {
+            Some(partner) => match partner.state {
+                SeatState::Present(conn) => {
+                    partner.owed = None;
+                    vec![(conn, ServerMessage::Bye { room: name.clone() })]
                 }
+                SeatState::Away(_) => {
+                    partner.owed = Some(Owed::Bye);
+                    Vec::new()
+                }
+            },
+            None => {
+                let call = room.call;
+                self.rooms.remove(name);
+                self.ended_calls.insert(call);
+                Vec::new()
             }
         }
-        let seated: usize = self.rooms.values().map(Vec::len).sum();
-        if seated != self.seat_of.len() {
+    }
+
+    fn seat_index_of(&self, name: &RoomName, conn: ConnId) -> Option<usize> {
+        self.rooms
+            .get(name)?
+            .seats
+            .iter()
+            .position(|seat| seat.state == SeatState::Present(conn))
+    }
+
+    fn other_peer(&self, name: &RoomName, conn: ConnId) -> Option<ConnId> {
+        self.rooms
+            .get(name)?
+            .seats
+            .iter()
+            .filter_map(Seat::conn)
+            .find(|other| *other != conn)
+    }
+
+    fn new_absence(&mut self) -> AbsenceId {
+        self.next_absence += 1;
+        AbsenceId(self.next_absence)
+    }
+
+    fn grace_ms(&self) -> u64 {
+        u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX)
+    }
+
+    /// Checks the invariants: one or two seats per room, a seat index that agrees with the
+    /// rooms, reserved seats only away, owed messages consistent with the partner, no live
+    /// room of an ended call. Used by tests and fuzzing.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let mut present = 0;
+        let mut absences = HashSet::new();
+        for (name, room) in &self.rooms {
+            let seats = &room.seats;
+            if seats.is_empty() || seats.len() > SEATS_PER_ROOM {
+                return Err(format!("room {name} has {} seats", seats.len()));
+            }
+            if self.ended_calls.contains(room.call) {
+                return Err(format!("room {name} lives on in an ended call"));
+            }
+            if seats.iter().filter(|seat| seat.reserved).count() > 1 {
+                return Err(format!("room {name} has two reserved seats"));
+            }
+            if seats.len() == 2
+                && !seats[0].reserved
+                && !seats[1].reserved
+                && seats[0].id == seats[1].id
+            {
+                return Err(format!("room {name} has two seats with one id"));
+            }
+            for (index, seat) in seats.iter().enumerate() {
+                let partner = seats.get(index ^ 1);
+                match seat.state {
+                    SeatState::Present(conn) => {
+                        present += 1;
+                        if seat.reserved {
+                            return Err(format!("{conn} sits in a reserved seat of {name}"));
+                        }
+                        if self.seat_of.get(&conn) != Some(name) {
+                            return Err(format!("{conn} sits in {name} but the index disagrees"));
+                        }
+                    }
+                    SeatState::Away(absence) => {
+                        if !absences.insert(absence) {
+                            return Err(format!("absence {absence:?} is held twice"));
+                        }
+                    }
+                }
+                check_owed(name, seat, partner)?;
+            }
+        }
+        if present != self.seat_of.len() {
             return Err("the seat index holds connections that are in no room".into());
         }
         Ok(())
+    }
+}
+
+/// Checks that what `seat` owes fits its partner: `bye` only when alone and away, `new_peer`
+/// only with a partner that does not owe it too, and never when both are present.
+fn check_owed(name: &RoomName, seat: &Seat, partner: Option<&Seat>) -> Result<(), String> {
+    match (seat.owed, partner) {
+        (None, _) => Ok(()),
+        (Some(Owed::Bye), None) if seat.conn().is_none() => Ok(()),
+        (Some(Owed::Bye), _) => Err(format!(
+            "a seat of {name} owes bye but has a partner or is present"
+        )),
+        (Some(Owed::NewPeer), None) => {
+            Err(format!("a seat of {name} owes new_peer without a partner"))
+        }
+        (Some(Owed::NewPeer), Some(partner)) if partner.owed == Some(Owed::NewPeer) => {
+            Err(format!("both seats of {name} owe new_peer"))
+        }
+        (Some(Owed::NewPeer), Some(partner))
+            if seat.conn().is_some() && partner.conn().is_some() =>
+        {
+            Err(format!(
+                "both seats of {name} are present but one still owes new_peer"
+            ))
+        }
+        (Some(Owed::NewPeer), Some(_)) => Ok(()),
+    }
+}
+
+/// Signs a new token for seat `index` of `room`, making it the only one that reclaims the seat.
+fn issue(
+    signer: &SeatSigner,
+    rng: &mut StdRng,
+    name: &RoomName,
+    room: &mut Room,
+    index: usize,
+) -> String {
+    let paired = room.seats.len() == SEATS_PER_ROOM;
+    let seat = &mut room.seats[index];
+    seat.nonce = rng.random();
+    signer.issue(&SeatClaim {
+        room: name.clone(),
+        call: room.call,
+        seat: seat.id,
+        nonce: seat.nonce,
+        paired,
+    })
+}
+
+/// A call id for a new room, never one known to have ended.
+fn new_call_id(rng: &mut StdRng, ended: &EndedCalls) -> u64 {
+    loop {
+        let call = rng.random();
+        if !ended.contains(call) {
+            return call;
+        }
     }
 }
 
@@ -225,303 +794,22 @@ fn refuse(conn: ConnId, code: ErrorCode, message: impl Into<String>) -> Vec<Outg
     vec![(conn, ServerMessage::error(code, message))]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use visavis_shared::IceCandidate;
-
-    const A: ConnId = ConnId(1);
-    const B: ConnId = ConnId(2);
-    const C: ConnId = ConnId(3);
-
-    fn room(name: &str) -> RoomName {
-        RoomName::try_from(name).expect("test fixture is valid")
-    }
-
-    fn join(rooms: &mut Rooms, conn: ConnId, name: &str) -> Vec<Outgoing> {
-        rooms.handle(
-            conn,
-            Input::Message(ClientMessage::Join { room: room(name) }),
-        )
-    }
-
-    fn send(rooms: &mut Rooms, conn: ConnId, message: ClientMessage) -> Vec<Outgoing> {
-        rooms.handle(conn, Input::Message(message))
-    }
-
-    fn error_code(out: &[Outgoing]) -> Option<ErrorCode> {
-        match out {
-            [(_, ServerMessage::Error { code, .. })] => Some(*code),
-            _ => None,
-        }
-    }
-
-    fn pair() -> Rooms {
-        let mut rooms = Rooms::new();
-        join(&mut rooms, A, "r");
-        join(&mut rooms, B, "r");
-        rooms
-    }
-
-    #[test]
-    fn the_first_join_creates_the_room() {
-        let mut rooms = Rooms::new();
-        assert_eq!(
-            join(&mut rooms, A, "r"),
-            vec![(A, ServerMessage::Created { room: room("r") })]
-        );
-    }
-
-    #[test]
-    fn the_second_join_is_joined_and_the_first_hears_new_peer() {
-        let mut rooms = Rooms::new();
-        join(&mut rooms, A, "r");
-        assert_eq!(
-            join(&mut rooms, B, "r"),
-            vec![
-                (B, ServerMessage::Joined { room: room("r") }),
-                (A, ServerMessage::NewPeer { room: room("r") })
-            ]
-        );
-    }
-
-    #[test]
-    fn a_third_join_is_full_and_not_admitted() {
-        let mut rooms = pair();
-        assert_eq!(
-            join(&mut rooms, C, "r"),
-            vec![(C, ServerMessage::Full { room: room("r") })]
-        );
-        assert_eq!(rooms.room_of(C), None);
-        assert_eq!(
-            error_code(&send(
-                &mut rooms,
-                C,
-                ClientMessage::Invite { sdp: "x".into() }
-            )),
-            Some(ErrorCode::NotInRoom)
-        );
-    }
-
-    #[test]
-    fn an_offer_goes_to_the_other_peer_only() {
-        let mut rooms = pair();
-        join(&mut rooms, C, "elsewhere");
-        let out = send(
-            &mut rooms,
-            A,
-            ClientMessage::Invite {
-                sdp: "offer".into(),
-            },
-        );
-        assert_eq!(
-            out,
-            vec![(
-                B,
-                ServerMessage::Invite {
-                    sdp: "offer".into()
-                }
-            )]
-        );
-    }
-
-    #[test]
-    fn an_answer_and_candidates_go_back_the_other_way() {
-        let mut rooms = pair();
-        assert_eq!(
-            send(
-                &mut rooms,
-                B,
-                ClientMessage::Ok {
-                    sdp: "answer".into()
-                }
-            ),
-            vec![(
-                A,
-                ServerMessage::Ok {
-                    sdp: "answer".into()
-                }
-            )]
-        );
-        assert_eq!(
-            send(
-                &mut rooms,
-                B,
-                ClientMessage::IceCandidate { candidate: None }
-            ),
-            vec![(A, ServerMessage::IceCandidate { candidate: None })]
-        );
-    }
-
-    #[test]
-    fn a_relay_while_alone_reaches_nobody_and_is_not_an_error() {
-        let mut rooms = Rooms::new();
-        join(&mut rooms, A, "r");
-        assert!(send(&mut rooms, A, ClientMessage::Invite { sdp: "o".into() }).is_empty());
-    }
-
-    #[test]
-    fn a_relay_before_joining_is_not_in_room() {
-        let mut rooms = Rooms::new();
-        assert_eq!(
-            error_code(&send(&mut rooms, A, ClientMessage::Ok { sdp: "a".into() })),
-            Some(ErrorCode::NotInRoom)
-        );
-    }
-
-    #[test]
-    fn a_second_join_while_seated_is_already_in_room_and_changes_nothing() {
-        let mut rooms = pair();
-        assert_eq!(
-            error_code(&join(&mut rooms, A, "other")),
-            Some(ErrorCode::AlreadyInRoom)
-        );
-        assert_eq!(rooms.room_of(A), Some(&room("r")));
-        assert_eq!(rooms.room_count(), 1);
-    }
-
-    #[test]
-    fn bye_tells_the_other_peer_and_the_answering_bye_goes_nowhere() {
-        let mut rooms = pair();
-        assert_eq!(
-            send(&mut rooms, A, ClientMessage::Bye { room: room("r") }),
-            vec![(B, ServerMessage::Bye { room: room("r") })]
-        );
-        assert!(send(&mut rooms, B, ClientMessage::Bye { room: room("r") }).is_empty());
-        assert_eq!(rooms.room_count(), 0);
-        rooms.check_invariants().expect("test fixture is valid");
-    }
-
-    #[test]
-    fn a_disconnect_counts_as_bye_and_frees_the_seat() {
-        let mut rooms = pair();
-        assert_eq!(
-            rooms.handle(A, Input::Disconnected),
-            vec![(B, ServerMessage::Bye { room: room("r") })]
-        );
-        assert_eq!(
-            join(&mut rooms, C, "r"),
-            vec![
-                (C, ServerMessage::Joined { room: room("r") }),
-                (B, ServerMessage::NewPeer { room: room("r") })
-            ]
-        );
-    }
-
-    #[test]
-    fn a_bye_from_nobody_is_ignored() {
-        let mut rooms = Rooms::new();
-        assert!(send(&mut rooms, A, ClientMessage::Bye { room: room("r") }).is_empty());
-        assert!(rooms.handle(A, Input::Disconnected).is_empty());
-    }
-
-    #[test]
-    fn an_empty_room_is_forgotten_and_can_be_created_again() {
-        let mut rooms = Rooms::new();
-        join(&mut rooms, A, "r");
-        rooms.handle(A, Input::Disconnected);
-        assert_eq!(rooms.room_count(), 0);
-        assert_eq!(
-            join(&mut rooms, B, "r"),
-            vec![(B, ServerMessage::Created { room: room("r") })]
-        );
-    }
-
-    #[test]
-    fn an_sdp_over_64_kib_is_refused_and_not_relayed() {
-        let mut rooms = pair();
-        let out = send(
-            &mut rooms,
-            A,
-            ClientMessage::Invite {
-                sdp: "x".repeat(MAX_SDP_BYTES + 1),
-            },
-        );
-        assert_eq!(error_code(&out), Some(ErrorCode::SdpTooLarge));
-        assert_eq!(out[0].0, A);
-        let out = send(
-            &mut rooms,
-            A,
-            ClientMessage::Ok {
-                sdp: "x".repeat(MAX_SDP_BYTES + 1),
-            },
-        );
-        assert_eq!(error_code(&out), Some(ErrorCode::SdpTooLarge));
-    }
-
-    #[test]
-    fn an_sdp_of_exactly_64_kib_is_relayed() {
-        let mut rooms = pair();
-        let out = send(
-            &mut rooms,
-            A,
-            ClientMessage::Invite {
-                sdp: "x".repeat(MAX_SDP_BYTES),
-            },
-        );
-        assert_eq!(out.len(), 1);
-        assert_eq!(out[0].0, B);
-    }
-
-    #[test]
-    fn a_candidate_over_2_kib_is_refused_and_not_relayed() {
-        let mut rooms = pair();
-        let big = IceCandidate {
-            candidate: "c".repeat(MAX_CANDIDATE_BYTES + 1),
-            sdp_mid: None,
-            sdp_m_line_index: None,
-            username_fragment: None,
-        };
-        let out = send(
-            &mut rooms,
-            A,
-            ClientMessage::IceCandidate {
-                candidate: Some(big),
-            },
-        );
-        assert_eq!(error_code(&out), Some(ErrorCode::CandidateTooLarge));
-        assert_eq!(out[0].0, A);
-    }
-
-    #[test]
-    fn a_new_room_beyond_the_cap_is_server_busy_but_existing_rooms_still_fill() {
-        let mut rooms = Rooms::with_room_limit(1);
-        join(&mut rooms, A, "r");
-        assert_eq!(
-            error_code(&join(&mut rooms, C, "other")),
-            Some(ErrorCode::ServerBusy)
-        );
-        assert!(matches!(
-            join(&mut rooms, B, "r")[0].1,
-            ServerMessage::Joined { .. }
-        ));
-    }
-
-    #[test]
-    fn rooms_do_not_talk_to_each_other() {
-        let mut rooms = Rooms::new();
-        for i in 0..200u64 {
-            join(&mut rooms, ConnId(2 * i), &format!("room-{i}"));
-            join(&mut rooms, ConnId(2 * i + 1), &format!("room-{i}"));
-        }
-        for i in 0..200u64 {
-            let out = send(
-                &mut rooms,
-                ConnId(2 * i),
-                ClientMessage::Invite {
-                    sdp: format!("offer-{i}"),
-                },
-            );
-            assert_eq!(
-                out,
-                vec![(
-                    ConnId(2 * i + 1),
-                    ServerMessage::Invite {
-                        sdp: format!("offer-{i}")
-                    }
-                )]
-            );
-        }
-        rooms.check_invariants().expect("test fixture is valid");
-    }
+fn busy(conn: ConnId) -> Vec<Outgoing> {
+    refuse(
+        conn,
+        ErrorCode::ServerBusy,
+        "the server has too many rooms open; try again later",
+    )
 }
+
+fn expired(conn: ConnId) -> Vec<Outgoing> {
+    refuse(
+        conn,
+        ErrorCode::SeatExpired,
+        "that seat is gone: the call ended or the grace period ran out; join again",
+    )
+}
+
+// The rules are many, so their tests live in their own file: `rooms/tests.rs`.
+#[cfg(test)]
+mod tests;

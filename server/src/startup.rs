@@ -8,7 +8,9 @@ use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Compress;
 use actix_web::{web, App, HttpResponse, HttpServer};
-use anyhow::Context;
+use anyhow::{anyhow, Context};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 
 use crate::config::Config;
 use crate::hub::HubHandle;
@@ -17,6 +19,8 @@ use crate::limits::{ConnectionSlots, IpLimits};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
 use crate::routes::{self, cache_control_for, metrics_response, AppState};
+use crate::seat_secret;
+use crate::seat_token::SeatSigner;
 use crate::security::SecurityHeaders;
 use crate::tls;
 use crate::turn::{RelayConfig, TurnRelay};
@@ -43,6 +47,7 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
+        let rooms = rooms(&config)?;
         let relay = start_relay(&config).await?;
         let relay_url = relay.as_ref().map(|(_, url)| url.clone());
         let relay = relay.map(|(relay, _)| relay);
@@ -58,7 +63,7 @@ impl Application {
         ));
         spawn_ip_table_sweeper(ip_limits.clone());
         let state = web::Data::new(AppState {
-            hub: HubHandle::spawn(Rooms::with_room_limit(config.max_rooms), metrics.clone()),
+            hub: HubHandle::spawn(rooms, metrics.clone()),
             ice: Arc::new(IceConfig::new(&config, relay_url)),
             static_dir: config.static_dir.clone(),
             metrics: metrics.clone(),
@@ -156,6 +161,17 @@ impl Application {
         }
         result
     }
+}
+
+/// The room state, with the seat-token secret from the data directory (so tokens survive a
+/// restart) and an RNG seeded from the OS.
+fn rooms(config: &Config) -> anyhow::Result<Rooms> {
+    let secret = seat_secret::load_or_create(&config.data_dir)?;
+    let rng = StdRng::try_from_os_rng()
+        .map_err(|err| anyhow!("the operating system gave no random seed: {err}"))?;
+    Ok(Rooms::new(SeatSigner::new(&secret), rng)
+        .with_room_limit(config.max_rooms)
+        .with_grace(Duration::from_secs(config.reconnect_grace_secs)))
 }
 
 /// A one-route server for `/metrics` on its own address, typically private.

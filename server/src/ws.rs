@@ -31,17 +31,22 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// A timer duration that never fires in practice (a year), for connections without TURN.
 const NEVER: Duration = Duration::from_secs(365 * 24 * 3600);
 
-/// Why a socket task ended; logged and counted.
+/// Why a socket task ended; logged and counted, and it decides whether the seat is freed at
+/// once (a clean end) or held for the grace period (anything that may be an accident).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum EndReason {
+    /// A close frame with code 1000 or without a code: the person left.
     Close,
-    /// The TCP connection ended without a close frame.
+    /// A close frame with another code, e.g. 1001 "going away", which browsers send when the
+    /// page reloads or navigates.
+    CloseAway,
+    /// The TCP connection ended (or a write failed) without a close frame.
     Lost,
     Heartbeat,
     ProtocolError,
     RateLimit,
     SlowConsumer,
-    /// The hub let go of this connection (it already counted why).
+    /// The hub let go of this connection (it already counted why and updated the seat).
     Dropped,
 }
 
@@ -49,6 +54,7 @@ impl EndReason {
     fn as_str(self) -> &'static str {
         match self {
             EndReason::Close => "close",
+            EndReason::CloseAway => "close_away",
             EndReason::Heartbeat => "heartbeat",
             EndReason::ProtocolError => "protocol_error",
             EndReason::Lost => "lost",
@@ -58,18 +64,43 @@ impl EndReason {
         }
     }
 
+    /// Whether the seat is freed at once. Closes the server makes for abuse are clean: a
+    /// misbehaving client gets no grace period.
+    fn is_clean(self) -> bool {
+        match self {
+            EndReason::Close | EndReason::ProtocolError | EndReason::RateLimit => true,
+            // Dropped: the hub already decided; holding is the safe answer if it did not.
+            EndReason::CloseAway
+            | EndReason::Lost
+            | EndReason::Heartbeat
+            | EndReason::SlowConsumer
+            | EndReason::Dropped => false,
+        }
+    }
+
     fn close_reason(self) -> Option<CloseReason> {
         let (code, description) = match self {
-            EndReason::Close | EndReason::Lost => return None,
+            EndReason::Close | EndReason::CloseAway | EndReason::Lost => return None,
             EndReason::ProtocolError => (CloseCode::Size, "frame too large or malformed"),
             EndReason::Heartbeat => (CloseCode::Away, "heartbeat timeout"),
             EndReason::RateLimit => (CloseCode::Policy, "too many messages"),
-            EndReason::SlowConsumer | EndReason::Dropped => (CloseCode::Policy, "not reading"),
+            EndReason::SlowConsumer => (CloseCode::Policy, "not reading"),
+            EndReason::Dropped => (CloseCode::Policy, "not reading, or replaced by a rejoin"),
         };
         Some(CloseReason {
             code,
             description: Some(description.into()),
         })
+    }
+}
+
+/// How a close frame from the browser ends the socket: 1000 or no code is a goodbye, anything
+/// else (1001 on reload, 4xxx from an app) may be followed by a rejoin.
+fn close_frame_reason(reason: Option<&CloseReason>) -> EndReason {
+    match reason {
+        None => EndReason::Close,
+        Some(reason) if reason.code == CloseCode::Normal => EndReason::Close,
+        Some(_) => EndReason::CloseAway,
     }
 }
 
@@ -137,12 +168,13 @@ pub async fn run_socket(
                     last_heard = Instant::now();
                     match frame {
                         Some(Ok(message)) => handle_frame(conn, message, &mut session, &mut context).await,
-                        None => Next::End(EndReason::Close),
-                        // An oversized frame or broken framing: this socket only is closed.
-                        // The connection broke under us (FIN or RST without a close frame).
+                        // The connection ended (FIN) without a close frame.
+                        None => Next::End(EndReason::Lost),
+                        // The connection broke under us (RST).
                         Some(Err(ProtocolError::Io(err))) if err.kind() != std::io::ErrorKind::InvalidData => {
                             Next::End(EndReason::Lost)
                         }
+                        // An oversized frame or broken framing: this socket only is closed.
                         Some(Err(err)) => {
                             tracing::info!(%conn, error = %err, "protocol error");
                             Next::End(EndReason::ProtocolError)
@@ -170,7 +202,7 @@ pub async fn run_socket(
                     } else {
                         match timeout(SEND_TIMEOUT, session.ping(b"")).await {
                             Ok(Ok(())) => Next::Continue,
-                            Ok(Err(_closed)) => Next::End(EndReason::Close),
+                            Ok(Err(_closed)) => Next::End(EndReason::Lost),
                             Err(_elapsed) => Next::End(EndReason::SlowConsumer),
                         }
                     }
@@ -191,7 +223,11 @@ pub async fn run_socket(
             .inc();
     }
     context.metrics.connections.dec();
-    context.hub.disconnect(conn).await;
+    if reason.is_clean() {
+        context.hub.disconnect(conn).await;
+    } else {
+        context.hub.lost(conn).await;
+    }
     // Even the close frame is bounded: a peer that does not read must not hold this task.
     let _ = timeout(SEND_TIMEOUT, session.close(reason.close_reason())).await;
 }
@@ -210,12 +246,12 @@ async fn handle_frame(
             // Bounded like every write: a client that pings but never reads must not block here.
             return match timeout(SEND_TIMEOUT, session.pong(&bytes)).await {
                 Ok(Ok(())) => Next::Continue,
-                Ok(Err(_closed)) => Next::End(EndReason::Close),
+                Ok(Err(_closed)) => Next::End(EndReason::Lost),
                 Err(_elapsed) => Next::End(EndReason::SlowConsumer),
             };
         }
         AggregatedMessage::Pong(_) => return Next::Continue,
-        AggregatedMessage::Close(_) => return Next::End(EndReason::Close),
+        AggregatedMessage::Close(reason) => return Next::End(close_frame_reason(reason.as_ref())),
     };
     let reply = match context.limiter.check() {
         Verdict::Close => return Next::End(EndReason::RateLimit),
@@ -288,7 +324,56 @@ async fn dispatch(
 async fn send(session: &mut Session, message: &ServerMessage) -> Result<(), EndReason> {
     match timeout(SEND_TIMEOUT, session.text(message.to_json())).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_closed)) => Err(EndReason::Close),
+        // The session's connection is gone: we did not close it, and no close frame came.
+        Ok(Err(_closed)) => Err(EndReason::Lost),
         Err(_elapsed) => Err(EndReason::SlowConsumer),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(code: CloseCode) -> CloseReason {
+        CloseReason {
+            code,
+            description: None,
+        }
+    }
+
+    #[test]
+    fn only_a_normal_or_codeless_close_frame_is_a_goodbye() {
+        assert_eq!(close_frame_reason(None), EndReason::Close);
+        assert_eq!(
+            close_frame_reason(Some(&frame(CloseCode::Normal))),
+            EndReason::Close
+        );
+        for code in [CloseCode::Away, CloseCode::Error, CloseCode::Other(4000)] {
+            assert_eq!(
+                close_frame_reason(Some(&frame(code))),
+                EndReason::CloseAway,
+                "{code:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accidents_hold_the_seat_and_abuse_does_not() {
+        for reason in [
+            EndReason::Close,
+            EndReason::ProtocolError,
+            EndReason::RateLimit,
+        ] {
+            assert!(reason.is_clean(), "{reason:?}");
+        }
+        for reason in [
+            EndReason::CloseAway,
+            EndReason::Lost,
+            EndReason::Heartbeat,
+            EndReason::SlowConsumer,
+            EndReason::Dropped,
+        ] {
+            assert!(!reason.is_clean(), "{reason:?}");
+        }
     }
 }

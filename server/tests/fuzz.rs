@@ -1,11 +1,19 @@
 //! Property-based fuzzing of the frame decoder and the room logic: at least 100k generated inputs
 //! per run. Nothing may panic, and the room invariants must hold after every step: at most two
-//! per room, and no relay outside the sender's room.
+//! per room, no relay outside the sender's room, nothing but refusals to unseated connections,
+//! and the same through lost connections, rejoins with current, stale and bad tokens, grace
+//! periods ending, and server restarts.
+
+use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::Ordering::Relaxed;
 
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
+use rand::rngs::StdRng;
+use rand::SeedableRng;
 use serde_json::{json, Value};
-use visavis::rooms::{ConnId, Input, Rooms};
+use visavis::rooms::{ConnId, GraceTimer, Input, Rooms};
+use visavis::seat_token::SeatSigner;
 use visavis_shared::{decode_client_message, ClientMessage, IceCandidate, RoomName, ServerMessage};
 
 /// Generated inputs per property; the two properties together exceed 100k cases, and every room
@@ -21,6 +29,7 @@ fn message_like_json() -> impl Strategy<Value = String> {
         Just(json!("ok")),
         Just(json!("ice_candidate")),
         Just(json!("bye")),
+        Just(json!("rejoin")),
         Just(json!("report")),
         "[a-z_]{0,12}".prop_map(Value::from),
         any::<i64>().prop_map(Value::from),
@@ -42,6 +51,8 @@ fn message_like_json() -> impl Strategy<Value = String> {
         Just("candidate".to_owned()),
         Just("setup_ms".to_owned()),
         Just("path".to_owned()),
+        Just("seat".to_owned()),
+        Just("fresh".to_owned()),
         "[a-z]{1,6}",
     ];
     (
@@ -92,16 +103,41 @@ enum Step {
     Candidate,
     Bye,
     Disconnect,
+    /// The socket ends uncleanly.
+    Lose,
+    /// Rejoin with a token picked from all tokens issued so far (stale ones included), in its
+    /// own room or in another one, or with a token that was never issued.
+    Rejoin {
+        pick: u8,
+        own_room: bool,
+        fresh: bool,
+    },
+    RejoinGarbage,
+    /// One pending grace period ends.
+    Expire(u8),
+    /// The server restarts: same secret, nothing remembered, every connection gone.
+    Restart,
 }
 
 fn step() -> impl Strategy<Value = (u8, Step)> {
     let step = prop_oneof![
-        (0u8..3).prop_map(Step::Join),
-        Just(Step::Invite),
-        Just(Step::Answer),
-        Just(Step::Candidate),
-        Just(Step::Bye),
-        Just(Step::Disconnect),
+        2 => (0u8..3).prop_map(Step::Join),
+        1 => Just(Step::Invite),
+        1 => Just(Step::Answer),
+        1 => Just(Step::Candidate),
+        1 => Just(Step::Bye),
+        1 => Just(Step::Disconnect),
+        2 => Just(Step::Lose),
+        3 => (any::<u8>(), prop::bool::weighted(0.9), any::<bool>()).prop_map(
+            |(pick, own_room, fresh)| Step::Rejoin {
+                pick,
+                own_room,
+                fresh
+            }
+        ),
+        1 => Just(Step::RejoinGarbage),
+        2 => any::<u8>().prop_map(Step::Expire),
+        1 => Just(Step::Restart),
     ];
     (0u8..6, step)
 }
@@ -110,8 +146,36 @@ fn room(index: u8) -> RoomName {
     RoomName::try_from(format!("room-{index}")).expect("generated names are valid")
 }
 
+const SECRET: [u8; 32] = [42; 32];
+
+fn fresh_rooms(seed: u64) -> Rooms {
+    Rooms::new(SeatSigner::new(&SECRET), StdRng::seed_from_u64(seed))
+}
+
+/// The seat token a message carries, with its room.
+fn token_of(message: &ServerMessage) -> Option<(RoomName, String)> {
+    match message {
+        ServerMessage::Created { room, seat }
+        | ServerMessage::Joined { room, seat }
+        | ServerMessage::NewPeer { room, seat } => seat.clone().map(|seat| (room.clone(), seat)),
+        ServerMessage::Rejoined { room, seat, .. } => Some((room.clone(), seat.clone())),
+        _ => None,
+    }
+}
+
+/// How often the interesting paths were taken, so the fuzzing provably reaches them.
+#[derive(Default)]
+struct Coverage {
+    rejoined: AtomicUsize,
+    rejoined_fresh_new_peer: AtomicUsize,
+    takeovers: AtomicUsize,
+    expired: AtomicUsize,
+    rebuilt: AtomicUsize,
+}
+
 #[test]
 fn room_invariants_hold_for_any_sequence_of_inputs() {
+    let coverage = Coverage::default();
     let mut runner = TestRunner::new(Config {
         cases: CASES,
         failure_persistence: None,
@@ -119,7 +183,11 @@ fn room_invariants_hold_for_any_sequence_of_inputs() {
     });
     runner
         .run(&proptest::collection::vec(step(), 1..40), |steps| {
-            let mut rooms = Rooms::new();
+            let mut rooms = fresh_rooms(0);
+            let mut restarts = 0;
+            // Every token ever issued, with its room: current and replaced ones alike.
+            let mut tokens: Vec<(RoomName, String)> = Vec::new();
+            let mut timers: Vec<GraceTimer> = Vec::new();
             for (conn, step) in steps {
                 let conn = ConnId(u64::from(conn));
                 let sender_room = rooms.room_of(conn).cloned();
@@ -141,10 +209,84 @@ fn room_invariants_hold_for_any_sequence_of_inputs() {
                     }),
                     Step::Bye => Input::Message(ClientMessage::Bye { room: room(0) }),
                     Step::Disconnect => Input::Disconnected,
+                    Step::Lose => Input::Lost,
+                    Step::Rejoin {
+                        pick,
+                        own_room,
+                        fresh,
+                    } => {
+                        let Some((token_room, token)) =
+                            tokens.get(usize::from(pick) % tokens.len().max(1)).cloned()
+                        else {
+                            continue;
+                        };
+                        let room = if own_room { token_room } else { room(pick % 3) };
+                        Input::Message(ClientMessage::Rejoin {
+                            room,
+                            seat: token,
+                            fresh,
+                        })
+                    }
+                    Step::RejoinGarbage => Input::Message(ClientMessage::Rejoin {
+                        room: room(0),
+                        seat: "v1.e30.AAAA".into(),
+                        fresh: false,
+                    }),
+                    Step::Expire(pick) => {
+                        if timers.is_empty() {
+                            continue;
+                        }
+                        let timer = timers.remove(usize::from(pick) % timers.len());
+                        let out = match rooms.grace_expired(&timer.room, timer.absence) {
+                            Some(out) => {
+                                coverage.expired.fetch_add(1, Relaxed);
+                                out
+                            }
+                            None => Vec::new(),
+                        };
+                        rooms.check_invariants().map_err(TestCaseError::fail)?;
+                        for (to, message) in &out {
+                            prop_assert!(
+                                matches!(message, ServerMessage::Bye { .. }),
+                                "an expiry sent {:?}",
+                                message
+                            );
+                            prop_assert!(rooms.room_of(*to).is_some(), "a bye to nobody");
+                        }
+                        continue;
+                    }
+                    Step::Restart => {
+                        restarts += 1;
+                        rooms = fresh_rooms(restarts);
+                        timers.clear();
+                        continue;
+                    }
                 };
+                let is_rejoin = matches!(input, Input::Message(ClientMessage::Rejoin { .. }));
+                let rooms_before = rooms.room_count();
                 let out = rooms.handle(conn, input);
                 rooms.check_invariants().map_err(TestCaseError::fail)?;
+                if is_rejoin && rooms.room_count() > rooms_before {
+                    coverage.rebuilt.fetch_add(1, Relaxed);
+                }
+                timers.extend(rooms.take_grace_timers());
+                for closed in rooms.take_connections_to_close() {
+                    coverage.takeovers.fetch_add(1, Relaxed);
+                    prop_assert!(
+                        is_rejoin,
+                        "a connection closed by something else than a rejoin"
+                    );
+                    prop_assert_ne!(closed, conn);
+                    prop_assert_eq!(
+                        rooms.room_of(closed),
+                        None,
+                        "a closed connection kept its seat"
+                    );
+                }
                 for (to, message) in &out {
+                    if let Some(token) = token_of(message) {
+                        tokens.push(token);
+                    }
                     match message {
                         ServerMessage::Invite { .. }
                         | ServerMessage::Ok { .. }
@@ -157,14 +299,42 @@ fn room_invariants_hold_for_any_sequence_of_inputs() {
                                 "a relay left the sender's room"
                             );
                         }
-                        ServerMessage::Error { .. } => {
-                            prop_assert_eq!(*to, conn, "an error went to someone else")
+                        ServerMessage::Error { .. } | ServerMessage::Full { .. } => {
+                            prop_assert_eq!(*to, conn, "a refusal went to someone else")
                         }
-                        _ => {}
+                        ServerMessage::Rejoined { room, .. } => {
+                            coverage.rejoined.fetch_add(1, Relaxed);
+                            prop_assert_eq!(*to, conn, "rejoined went to someone else");
+                            prop_assert_eq!(rooms.room_of(conn), Some(room));
+                        }
+                        ServerMessage::NewPeer { .. } if is_rejoin => {
+                            coverage.rejoined_fresh_new_peer.fetch_add(1, Relaxed);
+                            prop_assert!(rooms.room_of(*to).is_some(), "new_peer to nobody");
+                        }
+                        // Everything else concerns a seat, and goes to someone seated there.
+                        other => prop_assert!(
+                            rooms.room_of(*to).is_some(),
+                            "{:?} went to an unseated connection",
+                            other
+                        ),
                     }
                 }
             }
             Ok(())
         })
         .unwrap();
+    for (path, count) in [
+        ("successful rejoins", &coverage.rejoined),
+        ("new_peer after a rejoin", &coverage.rejoined_fresh_new_peer),
+        ("takeovers", &coverage.takeovers),
+        ("grace periods that freed a seat", &coverage.expired),
+        ("rooms rebuilt by a rejoin", &coverage.rebuilt),
+    ] {
+        let count = count.load(Relaxed);
+        println!("{path}: {count}");
+        assert!(
+            count > 1000,
+            "the fuzzing reached {path} only {count} times"
+        );
+    }
 }

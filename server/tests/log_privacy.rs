@@ -1,5 +1,6 @@
 //! Log privacy, checked on the real binary: an SDP and a candidate carrying a marker string and
-//! an IP address pass through the server, and neither appears in its log at the default level.
+//! an IP address pass through the server, and neither appears in its log at the default level;
+//! nor do the seat tokens the server hands out and takes back.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -106,14 +107,41 @@ async fn sdp_and_candidates_never_reach_the_log_at_the_default_level() {
         ))
         .await
         .unwrap();
-    assert_eq!(next_json(&mut alice).await["type"], "created");
+    let mut tokens = Vec::new();
+    let created = next_json(&mut alice).await;
+    assert_eq!(created["type"], "created");
+    tokens.push(created["seat"].as_str().expect("a seat token").to_owned());
     bob.send(Message::text(
         json!({"type":"join","room":"privacy"}).to_string(),
     ))
     .await
     .unwrap();
-    assert_eq!(next_json(&mut bob).await["type"], "joined");
-    assert_eq!(next_json(&mut alice).await["type"], "new_peer");
+    let joined = next_json(&mut bob).await;
+    assert_eq!(joined["type"], "joined");
+    tokens.push(joined["seat"].as_str().expect("a seat token").to_owned());
+    let new_peer = next_json(&mut alice).await;
+    assert_eq!(new_peer["type"], "new_peer");
+    let alice_token = new_peer["seat"].as_str().expect("a seat token").to_owned();
+    tokens.push(alice_token.clone());
+
+    // Alice's socket drops and she takes her seat back: the token goes through the log's
+    // neighbourhood twice (rejoin in, rejoined out).
+    drop(alice);
+    assert_eq!(next_json(&mut bob).await["type"], "peer_reconnecting");
+    let (mut alice, _) = tokio_tungstenite::connect_async(&url)
+        .await
+        .expect("alice reconnects");
+    next_json(&mut alice).await; // config
+    alice
+        .send(Message::text(
+            json!({"type":"rejoin","room":"privacy","seat":alice_token}).to_string(),
+        ))
+        .await
+        .expect("the rejoin is sent");
+    let rejoined = next_json(&mut alice).await;
+    assert_eq!(rejoined["type"], "rejoined", "{rejoined}");
+    tokens.push(rejoined["seat"].as_str().expect("a seat token").to_owned());
+    assert_eq!(next_json(&mut bob).await["type"], "peer_reconnected");
 
     let sdp = format!("v=0\r\no=- 1 2 IN IP4 {ADDRESS}\r\ns={MARKER}\r\nc=IN IP4 {ADDRESS}\r\n");
     let candidate = json!({
@@ -156,9 +184,10 @@ async fn sdp_and_candidates_never_reach_the_log_at_the_default_level() {
     drop(alice);
     drop(bob);
 
-    // The server logs the bye and the closes; wait for the last close so the log is complete.
+    // The server logs the bye and the three closes (Alice twice, Bob); wait for the last so the
+    // log is complete.
     let mut closed = 0;
-    while closed < 2 {
+    while closed < 3 {
         let line = lines
             .recv_timeout(Duration::from_secs(20))
             .expect("the server logs both closes");
@@ -181,4 +210,13 @@ async fn sdp_and_candidates_never_reach_the_log_at_the_default_level() {
         "the log holds an address from the SDP:\n{log}"
     );
     assert!(!log.contains("v=0"), "the log holds SDP:\n{log}");
+    for token in &tokens {
+        // Any sizeable piece of a token would do; the MAC part is the secret-looking one.
+        let mac = token.rsplit('.').next().expect("a token has parts");
+        assert!(!log.contains(mac), "the log holds a seat token:\n{log}");
+    }
+    assert!(
+        log.contains("seat reclaimed"),
+        "the rejoin is logged (without its token):\n{log}"
+    );
 }

@@ -5,6 +5,7 @@ use std::fmt;
 
 use serde_json::Value;
 
+use crate::limits::MAX_SEAT_TOKEN_BYTES;
 use crate::message::{ClientMessage, ErrorCode, CLIENT_TYPES};
 use crate::room::RoomName;
 
@@ -69,10 +70,20 @@ pub fn decode_client_message(text: &str) -> Result<ClientMessage, DecodeError> {
             format!("unknown message type {shown:?}"),
         ));
     }
-    if matches!(kind.as_str(), "join" | "bye") {
+    if matches!(kind.as_str(), "join" | "bye" | "rejoin") {
         if let Some(Value::String(room)) = object.get("room") {
             if let Err(err) = RoomName::try_from(room.as_str()) {
                 return Err(fail(ErrorCode::InvalidRoom, err.to_string()));
+            }
+        }
+    }
+    if kind == "rejoin" {
+        if let Some(Value::String(seat)) = object.get("seat") {
+            if seat.len() > MAX_SEAT_TOKEN_BYTES {
+                return Err(fail(
+                    ErrorCode::InvalidMessage,
+                    format!("the seat token is longer than {MAX_SEAT_TOKEN_BYTES} bytes"),
+                ));
             }
         }
     }

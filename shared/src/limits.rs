@@ -11,3 +11,7 @@ pub const MAX_FRAME_BYTES: usize = 128 * 1024;
 
 /// The longest room name, in characters.
 pub const MAX_ROOM_NAME_CHARS: usize = 64;
+
+/// The longest seat token a `rejoin` may carry, in bytes. The server's tokens are far shorter;
+/// the limit only keeps junk out.
+pub const MAX_SEAT_TOKEN_BYTES: usize = 512;

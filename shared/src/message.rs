@@ -30,6 +30,20 @@ pub enum ClientMessage {
     },
     /// Leave the room; the other peer is told.
     Bye { room: RoomName },
+    /// Take back our seat in `room` after the signaling socket dropped (or the page reloaded,
+    /// or the server restarted), proving it with the `seat` token from `created`, `joined`,
+    /// `new_peer` or `rejoined`. Answered with `rejoined`, or `error` with `seat_invalid` or
+    /// `seat_expired`. Never answered with `full`.
+    Rejoin {
+        room: RoomName,
+        /// The latest seat token the server gave us; opaque to the client.
+        seat: String,
+        /// True when this page no longer has its peer connection (it was reloaded): the other
+        /// peer is then sent `new_peer` and starts the call afresh. False keeps the existing
+        /// connection, and nothing is renegotiated.
+        #[serde(default)]
+        fresh: bool,
+    },
     /// How the call went, for the operator's metrics: the time from joining to media flowing,
     /// and whether the media path is direct or relayed. Carries no addresses.
     Report { setup_ms: u32, path: MediaPath },
@@ -68,14 +82,41 @@ pub enum ServerMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         max_file_bytes: Option<u64>,
     },
-    /// You are the first in `room`: you are the Caller, wait for `new_peer`.
-    Created { room: RoomName },
-    /// You are the second in `room`: you are the Callee, wait for `invite`.
-    Joined { room: RoomName },
+    /// You are the first in `room`: you are the Caller, wait for `new_peer`. `seat` is the token
+    /// that reclaims this seat with `rejoin`.
+    Created {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<String>,
+    },
+    /// You are the second in `room`: you are the Callee, wait for `invite`. `seat` as in
+    /// `created`.
+    Joined {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<String>,
+    },
     /// `room` already has two people; you were not admitted.
     Full { room: RoomName },
-    /// Someone joined your room: as the Caller, send the offer now.
-    NewPeer { room: RoomName },
+    /// Someone joined your room (or the other peer came back without its peer connection):
+    /// send the offer now, on a new peer connection. `seat` replaces your seat token.
+    NewPeer {
+        room: RoomName,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seat: Option<String>,
+    },
+    /// Your `rejoin` worked: you have your seat back. `seat` replaces your token (the old one no
+    /// longer works); `peer_present` says whether the other person is connected right now.
+    Rejoined {
+        room: RoomName,
+        seat: String,
+        peer_present: bool,
+    },
+    /// The other peer's connection dropped without a goodbye. Its seat is held for `grace_ms`;
+    /// `peer_reconnected` follows if it comes back in time, `bye` if not.
+    PeerReconnecting { room: RoomName, grace_ms: u64 },
+    /// The other peer took its seat back and kept its peer connection.
+    PeerReconnected { room: RoomName },
     /// The other peer's SDP offer, unchanged.
     Invite { sdp: String },
     /// The other peer's SDP answer, unchanged.
@@ -154,6 +195,11 @@ pub enum ErrorCode {
     RateLimited,
     /// The server is at a capacity limit.
     ServerBusy,
+    /// A `rejoin` token that this server did not sign, that names another room, or that was
+    /// already replaced by a newer one.
+    SeatInvalid,
+    /// A `rejoin` for a seat that no longer exists: its grace period ran out or the call ended.
+    SeatExpired,
     /// A code from a newer server; clients keep working.
     #[serde(other)]
     Unknown,
@@ -174,6 +220,8 @@ impl ErrorCode {
             ErrorCode::CandidateTooLarge => "candidate_too_large",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::ServerBusy => "server_busy",
+            ErrorCode::SeatInvalid => "seat_invalid",
+            ErrorCode::SeatExpired => "seat_expired",
             ErrorCode::Unknown => "unknown",
         }
     }
@@ -194,6 +242,7 @@ impl ClientMessage {
             ClientMessage::Ok { .. } => "ok",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::Bye { .. } => "bye",
+            ClientMessage::Rejoin { .. } => "rejoin",
             ClientMessage::Report { .. } => "report",
         }
     }
@@ -220,6 +269,9 @@ impl ServerMessage {
             ServerMessage::Ok { .. } => "ok",
             ServerMessage::IceCandidate { .. } => "ice_candidate",
             ServerMessage::Bye { .. } => "bye",
+            ServerMessage::Rejoined { .. } => "rejoined",
+            ServerMessage::PeerReconnecting { .. } => "peer_reconnecting",
+            ServerMessage::PeerReconnected { .. } => "peer_reconnected",
             ServerMessage::Error { .. } => "error",
         }
     }
@@ -271,8 +323,19 @@ pub const SERVER_TYPES: &[&str] = &[
     "ok",
     "ice_candidate",
     "bye",
+    "rejoined",
+    "peer_reconnecting",
+    "peer_reconnected",
     "error",
 ];
 
 /// Every `type` a `ClientMessage` can carry.
-pub const CLIENT_TYPES: &[&str] = &["join", "invite", "ok", "ice_candidate", "bye", "report"];
+pub const CLIENT_TYPES: &[&str] = &[
+    "join",
+    "invite",
+    "ok",
+    "ice_candidate",
+    "bye",
+    "rejoin",
+    "report",
+];

@@ -62,6 +62,22 @@ fn client_cases() -> Vec<(ClientMessage, Value)> {
             json!({"type":"bye","room":"r1"}),
         ),
         (
+            ClientMessage::Rejoin {
+                room: room("r1"),
+                seat: "v1.abc.def".into(),
+                fresh: false,
+            },
+            json!({"type":"rejoin","room":"r1","seat":"v1.abc.def","fresh":false}),
+        ),
+        (
+            ClientMessage::Rejoin {
+                room: room("r1"),
+                seat: "v1.abc.def".into(),
+                fresh: true,
+            },
+            json!({"type":"rejoin","room":"r1","seat":"v1.abc.def","fresh":true}),
+        ),
+        (
             ClientMessage::Report {
                 setup_ms: 850,
                 path: MediaPath::Relay,
@@ -109,11 +125,31 @@ fn server_cases() -> Vec<(ServerMessage, Value)> {
             json!({"type":"config","ice_servers":[]}),
         ),
         (
-            ServerMessage::Created { room: room("r1") },
+            ServerMessage::Created {
+                room: room("r1"),
+                seat: Some("v1.abc.def".into()),
+            },
+            json!({"type":"created","room":"r1","seat":"v1.abc.def"}),
+        ),
+        (
+            ServerMessage::Created {
+                room: room("r1"),
+                seat: None,
+            },
             json!({"type":"created","room":"r1"}),
         ),
         (
-            ServerMessage::Joined { room: room("r1") },
+            ServerMessage::Joined {
+                room: room("r1"),
+                seat: Some("v1.abc.def".into()),
+            },
+            json!({"type":"joined","room":"r1","seat":"v1.abc.def"}),
+        ),
+        (
+            ServerMessage::Joined {
+                room: room("r1"),
+                seat: None,
+            },
             json!({"type":"joined","room":"r1"}),
         ),
         (
@@ -121,8 +157,37 @@ fn server_cases() -> Vec<(ServerMessage, Value)> {
             json!({"type":"full","room":"r1"}),
         ),
         (
-            ServerMessage::NewPeer { room: room("r1") },
+            ServerMessage::NewPeer {
+                room: room("r1"),
+                seat: Some("v1.abc.def".into()),
+            },
+            json!({"type":"new_peer","room":"r1","seat":"v1.abc.def"}),
+        ),
+        (
+            ServerMessage::NewPeer {
+                room: room("r1"),
+                seat: None,
+            },
             json!({"type":"new_peer","room":"r1"}),
+        ),
+        (
+            ServerMessage::Rejoined {
+                room: room("r1"),
+                seat: "v1.abc.def".into(),
+                peer_present: true,
+            },
+            json!({"type":"rejoined","room":"r1","seat":"v1.abc.def","peer_present":true}),
+        ),
+        (
+            ServerMessage::PeerReconnecting {
+                room: room("r1"),
+                grace_ms: 20_000,
+            },
+            json!({"type":"peer_reconnecting","room":"r1","grace_ms":20_000}),
+        ),
+        (
+            ServerMessage::PeerReconnected { room: room("r1") },
+            json!({"type":"peer_reconnected","room":"r1"}),
         ),
         (
             ServerMessage::Invite {
@@ -204,6 +269,8 @@ fn every_error_code_has_its_wire_name() {
         ErrorCode::CandidateTooLarge,
         ErrorCode::RateLimited,
         ErrorCode::ServerBusy,
+        ErrorCode::SeatInvalid,
+        ErrorCode::SeatExpired,
     ];
     for code in codes {
         assert_eq!(serde_json::to_value(code).unwrap(), json!(code.as_str()));
@@ -327,6 +394,35 @@ fn a_candidate_message_without_its_candidate_field_is_an_invalid_message() {
     assert_eq!(
         code_of(r#"{"type":"ice_candidate"}"#),
         ErrorCode::InvalidMessage
+    );
+}
+
+#[test]
+fn a_rejoin_without_fresh_keeps_the_peer_connection() {
+    let message = decode_client_message(r#"{"type":"rejoin","room":"r1","seat":"t"}"#)
+        .expect("a rejoin without fresh decodes");
+    assert_eq!(
+        message,
+        ClientMessage::Rejoin {
+            room: room("r1"),
+            seat: "t".into(),
+            fresh: false
+        }
+    );
+}
+
+#[test]
+fn a_rejoin_with_an_oversized_token_is_an_invalid_message() {
+    let seat = "x".repeat(visavis_shared::limits::MAX_SEAT_TOKEN_BYTES + 1);
+    let frame = json!({"type":"rejoin","room":"r1","seat":seat}).to_string();
+    assert_eq!(code_of(&frame), ErrorCode::InvalidMessage);
+}
+
+#[test]
+fn a_rejoin_with_a_bad_room_name_is_invalid_room() {
+    assert_eq!(
+        code_of(r#"{"type":"rejoin","room":"a b/c","seat":"t"}"#),
+        ErrorCode::InvalidRoom
     );
 }
 

@@ -69,8 +69,11 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 async fn abuse_neither_starves_an_innocent_call_nor_outlives_the_abusers() {
     // The latency figures must describe this test's load, not other tests': the server is
     // started only when no other test runs one.
+    // The slow reader is dropped as a lost connection; a short grace period lets its partner
+    // hear `bye` (after `peer_reconnecting`) soon after.
     let app = TestApp::builder()
         .args(&["--metrics-token", TOKEN])
+        .reconnect_grace_secs(1)
         .spawn_exclusive()
         .await;
     let (mut alice, bob) = app.seated_pair("innocent").await;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{sample_sdp, spawn_app};
+use crate::helpers::{sample_sdp, spawn_app, TestApp};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_server_pings_an_idle_client() {
@@ -17,12 +17,18 @@ async fn the_server_pings_an_idle_client() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_client_that_stops_answering_is_dropped_and_its_peer_gets_bye() {
-    let app = spawn_app().await;
+    // A silent client may be on a train in a tunnel: its seat is held for the grace period.
+    let app = TestApp::builder().reconnect_grace_secs(1).spawn().await;
     let (mut alice, mut bob) = app.seated_pair("kitchen").await;
 
     // From here on nothing reads Alice's socket, so her pings go unanswered. Bob keeps
     // reading (and so answering pings) while he waits.
-    let bye = bob.recv_json_within(Duration::from_secs(16)).await;
+    let reconnecting = bob.recv_json_within(Duration::from_secs(16)).await;
+    assert_eq!(
+        reconnecting,
+        json!({"type": "peer_reconnecting", "room": "kitchen", "grace_ms": 1000})
+    );
+    let bye = bob.recv_json_within(Duration::from_secs(4)).await;
 
     assert_eq!(bye, json!({"type": "bye", "room": "kitchen"}));
     let mut carol = app.client("carol").await;

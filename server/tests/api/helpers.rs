@@ -2,8 +2,10 @@
 //! protocol the way a browser does (JSON text frames), with deadlines on every wait.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
+use actix_web::dev::ServerHandle;
 use clap::Parser;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
@@ -13,6 +15,8 @@ use tokio::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use tokio::time::{timeout, timeout_at, Instant};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue, StatusCode};
+use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use visavis::config::Config;
@@ -39,8 +43,11 @@ pub struct TestApp {
     pub relay_addr: Option<SocketAddr>,
     /// `http` or `https`.
     scheme: &'static str,
+    /// Stops the server, for tests of what survives a restart.
+    handle: ServerHandle,
     _static_dir: TempDir,
-    _data_dir: TempDir,
+    /// `None` when the test brought its own data directory (to outlive this server).
+    _data_dir: Option<TempDir>,
     _lease: Lease,
 }
 
@@ -76,6 +83,7 @@ pub struct TestAppBuilder {
     index_html: String,
     tls: bool,
     exempt_loopback: bool,
+    data_dir: Option<PathBuf>,
 }
 
 impl TestAppBuilder {
@@ -105,6 +113,19 @@ impl TestAppBuilder {
         self
     }
 
+    /// Keeps generated state (certificate, seat-token secret) in `dir`, which the test owns,
+    /// instead of a temporary directory of this server's own; a second server started on the
+    /// same directory is this one restarted.
+    pub fn data_dir(mut self, dir: &std::path::Path) -> TestAppBuilder {
+        self.data_dir = Some(dir.to_owned());
+        self
+    }
+
+    /// Holds a lost seat for `secs` seconds (`--reconnect-grace-secs`) instead of the default 20.
+    pub fn reconnect_grace_secs(self, secs: u64) -> TestAppBuilder {
+        self.args(&["--reconnect-grace-secs", &secs.to_string()])
+    }
+
     /// Starts the server.
     pub async fn spawn(self) -> TestApp {
         let lease = Lease {
@@ -128,7 +149,14 @@ impl TestAppBuilder {
         let static_dir = tempfile::tempdir().expect("a temporary static directory");
         std::fs::write(static_dir.path().join("index.html"), &self.index_html)
             .expect("index.html is written");
-        let data_dir = tempfile::tempdir().expect("a temporary data directory");
+        let (own_data_dir, data_path) = match self.data_dir {
+            Some(path) => (None, path),
+            None => {
+                let dir = tempfile::tempdir().expect("a temporary data directory");
+                let path = dir.path().to_owned();
+                (Some(dir), path)
+            }
+        };
 
         let mut args: Vec<String> = vec!["visavis".into()];
         if !self.tls {
@@ -145,7 +173,7 @@ impl TestAppBuilder {
             "--static-dir".into(),
             static_dir.path().display().to_string(),
             "--data-dir".into(),
-            data_dir.path().display().to_string(),
+            data_path.display().to_string(),
         ]);
         args.extend(self.args);
 
@@ -159,6 +187,7 @@ impl TestAppBuilder {
         let port = app.port();
         let metrics_port = app.metrics_port();
         let relay_addr = app.relay_addr();
+        let handle = app.handle();
         tokio::spawn(app.run_until_stopped());
 
         TestApp {
@@ -166,8 +195,9 @@ impl TestAppBuilder {
             metrics_port,
             relay_addr,
             scheme: if self.tls { "https" } else { "http" },
+            handle,
             _static_dir: static_dir,
-            _data_dir: data_dir,
+            _data_dir: own_data_dir,
             _lease: lease,
         }
     }
@@ -181,7 +211,17 @@ impl TestApp {
             index_html: INDEX_HTML.to_owned(),
             tls: false,
             exempt_loopback: true,
+            data_dir: None,
         }
+    }
+
+    /// Stops the server at once, as a crash or a restart would: open sockets are cut without
+    /// a close frame and all room state is gone. Releases this test's hold on the servers, so
+    /// the test may start another.
+    pub async fn stop(self) {
+        timeout(Duration::from_secs(10), self.handle.stop(false))
+            .await
+            .expect("the server stops within 10 s");
     }
 
     /// The full URL of an HTTP path on this server (`https:` when it serves TLS).
@@ -248,7 +288,10 @@ pub async fn seated_pair(port: u16, room: &str) -> (TestClient, TestClient) {
     caller.join_expecting(room, "created").await;
     callee.join_expecting(room, "joined").await;
     let new_peer = caller.expect_type("new_peer").await;
-    assert_eq!(new_peer, json!({"type": "new_peer", "room": room}));
+    assert_eq!(
+        without_seat(&new_peer),
+        json!({"type": "new_peer", "room": room})
+    );
     (caller, callee)
 }
 
@@ -260,10 +303,28 @@ enum Incoming {
     Closed(String),
 }
 
+/// `message` without its `seat` field, which must be a non-empty string: for comparing
+/// `created`, `joined`, `new_peer` and `rejoined` by meaning, since tokens are random.
+pub fn without_seat(message: &Value) -> Value {
+    let mut message = message.clone();
+    let seat = message
+        .as_object_mut()
+        .and_then(|object| object.remove("seat"));
+    assert!(
+        seat.as_ref()
+            .and_then(Value::as_str)
+            .is_some_and(|seat| !seat.is_empty()),
+        "expected a seat token in {message} (with seat {seat:?})"
+    );
+    message
+}
+
 /// A WebSocket connection to `/ws`, named so that failures say which peer was waiting.
 pub struct TestClient {
     name: String,
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    /// The newest seat token the server sent, as a browser would keep it.
+    seat: Option<String>,
 }
 
 impl TestClient {
@@ -307,6 +368,7 @@ impl TestClient {
         let mut client = TestClient {
             name: name.to_owned(),
             ws,
+            seat: None,
         };
         client.expect_type("config").await;
         Ok(client)
@@ -324,7 +386,16 @@ impl TestClient {
         TestClient {
             name: name.to_owned(),
             ws,
+            seat: None,
         }
+    }
+
+    /// The newest seat token this client received (from `created`, `joined`, `new_peer` or
+    /// `rejoined`).
+    pub fn seat(&self) -> String {
+        self.seat
+            .clone()
+            .unwrap_or_else(|| panic!("{}: no seat token received yet", self.name))
     }
 
     pub async fn send_json(&mut self, message: Value) {
@@ -375,9 +446,15 @@ impl TestClient {
         let name = self.name.clone();
         match self.next_incoming(Instant::now() + limit).await {
             None => panic!("{name}: no message arrived within {limit:?}"),
-            Some(Incoming::Text(text)) => serde_json::from_str(&text).unwrap_or_else(|err| {
-                panic!("{name}: the server sent non-JSON text ({err}): {text}")
-            }),
+            Some(Incoming::Text(text)) => {
+                let message: Value = serde_json::from_str(&text).unwrap_or_else(|err| {
+                    panic!("{name}: the server sent non-JSON text ({err}): {text}")
+                });
+                if let Some(seat) = message["seat"].as_str() {
+                    self.seat = Some(seat.to_owned());
+                }
+                message
+            }
             Some(Incoming::Binary(bytes)) => {
                 panic!(
                     "{name}: the server sent a binary frame of {} bytes",
@@ -480,13 +557,48 @@ impl TestClient {
         self.recv_json().await
     }
 
-    /// Sends `join` and checks the reply is exactly `{"type": kind, "room": room}`.
+    /// Sends `join` and checks the reply is `{"type": kind, "room": room}`, plus a seat token
+    /// when it admits the client (`created`, `joined`).
     pub async fn join_expecting(&mut self, room: &str, kind: &str) {
         let reply = self.join(room).await;
+        let reply = match kind {
+            "created" | "joined" => without_seat(&reply),
+            _ => reply,
+        };
         assert_eq!(
             reply,
             json!({"type": kind, "room": room}),
             "{}: unexpected reply to join {room}",
+            self.name
+        );
+    }
+
+    /// Sends `rejoin` with `token` and returns the reply.
+    pub async fn rejoin(&mut self, room: &str, token: &str, fresh: bool) -> Value {
+        self.send_json(json!({"type": "rejoin", "room": room, "seat": token, "fresh": fresh}))
+            .await;
+        self.recv_json().await
+    }
+
+    /// Sends `rejoin` with `token` and checks the reply is `rejoined` with a new token and
+    /// `peer_present`.
+    pub async fn rejoin_expecting(
+        &mut self,
+        room: &str,
+        token: &str,
+        fresh: bool,
+        peer_present: bool,
+    ) {
+        let reply = self.rejoin(room, token, fresh).await;
+        assert_eq!(
+            without_seat(&reply),
+            json!({"type": "rejoined", "room": room, "peer_present": peer_present}),
+            "{}: unexpected reply to rejoin {room}",
+            self.name
+        );
+        assert_ne!(
+            reply["seat"], token,
+            "{}: the token was not rotated",
             self.name
         );
     }
@@ -498,6 +610,23 @@ impl TestClient {
             .await
             .unwrap_or_else(|err| panic!("{}: sending the close frame failed: {err}", self.name));
         // Drain until the server answers the close or drops the connection.
+        let _ = timeout(RECV_TIMEOUT, async {
+            while let Some(Ok(_)) = self.ws.next().await {}
+        })
+        .await;
+    }
+
+    /// Sends a close frame with `code` and `reason` (1001 "going away" is what a browser sends
+    /// on reload) and waits for the server to finish the close.
+    pub async fn close_with(mut self, code: u16, reason: &str) {
+        let frame = CloseFrame {
+            code: CloseCode::from(code),
+            reason: reason.to_owned().into(),
+        };
+        self.ws
+            .close(Some(frame))
+            .await
+            .unwrap_or_else(|err| panic!("{}: sending the close frame failed: {err}", self.name));
         let _ = timeout(RECV_TIMEOUT, async {
             while let Some(Ok(_)) = self.ws.next().await {}
         })

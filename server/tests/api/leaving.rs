@@ -1,15 +1,19 @@
-//! Leaving a room: `bye`, a clean close and a lost connection all tell the other peer and free
-//! the seat.
+//! Leaving a room: `bye` and a clean close tell the other peer and free the seat at once; a lost
+//! connection tells the other peer at once that it is reconnecting, and frees the seat (with
+//! `bye`) when the grace period runs out. Reclaiming a seat is tested in `reconnect.rs`.
 
 use std::time::Duration;
 
 use serde_json::json;
 
-use crate::helpers::{sample_sdp, spawn_app, TestClient};
+use crate::helpers::{sample_sdp, spawn_app, without_seat, TestApp, TestClient};
 
 /// A departure noticed without a message must still be told well before the heartbeat (10 s)
 /// would notice it.
 const PROMPTLY: Duration = Duration::from_secs(3);
+
+/// The grace period of the tests of lost connections, in seconds: short, to keep them fast.
+const GRACE_SECS: u64 = 1;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bye_tells_the_other_peer() {
@@ -93,7 +97,7 @@ async fn after_one_leaves_the_remaining_peer_keeps_its_seat() {
     carol.join_expecting("kitchen", "joined").await;
 
     assert_eq!(
-        bob.recv_json().await,
+        without_seat(&bob.recv_json().await),
         json!({"type": "new_peer", "room": "kitchen"})
     );
     let invite = json!({"type": "invite", "sdp": sample_sdp("bob")});
@@ -121,22 +125,50 @@ async fn a_peer_that_said_bye_is_in_no_room_and_may_join_again() {
     bob.expect_type("new_peer").await;
 }
 
+/// How Alice's connection ends, and so what Bob must hear.
+#[derive(Clone, Copy, PartialEq)]
+enum Ending {
+    /// A goodbye: `bye` at once.
+    Clean,
+    /// Possibly an accident: `peer_reconnecting` at once, `bye` after the grace period.
+    Unclean,
+}
+
 /// Seats Alice and Bob, lets `leave` end Alice's connection, and checks that Bob is told
-/// promptly and that the seat is free for a newcomer.
-async fn check_a_lost_peer_is_told_and_its_seat_freed(leave: fn(TestClient) -> LeaveFuture) {
-    let app = spawn_app().await;
+/// promptly, per `ending`, and that the seat is free for a newcomer afterwards.
+async fn check_a_departed_peer_is_told_and_its_seat_freed(
+    ending: Ending,
+    leave: fn(TestClient) -> LeaveFuture,
+) {
+    let app = TestApp::builder()
+        .reconnect_grace_secs(GRACE_SECS)
+        .spawn()
+        .await;
     let (alice, mut bob) = app.seated_pair("kitchen").await;
 
     leave(alice).await;
 
+    if ending == Ending::Unclean {
+        assert_eq!(
+            bob.recv_json_within(PROMPTLY).await,
+            json!({"type": "peer_reconnecting", "room": "kitchen", "grace_ms": GRACE_SECS * 1000})
+        );
+        // Held: a newcomer finds the room full.
+        let mut early = app.client("early").await;
+        early.join_expecting("kitchen", "full").await;
+    }
+    let limit = match ending {
+        Ending::Clean => PROMPTLY,
+        Ending::Unclean => PROMPTLY + Duration::from_secs(GRACE_SECS),
+    };
     assert_eq!(
-        bob.recv_json_within(PROMPTLY).await,
+        bob.recv_json_within(limit).await,
         json!({"type": "bye", "room": "kitchen"})
     );
     let mut carol = app.client("carol").await;
     carol.join_expecting("kitchen", "joined").await;
     assert_eq!(
-        bob.recv_json().await,
+        without_seat(&bob.recv_json().await),
         json!({"type": "new_peer", "room": "kitchen"})
     );
     let invite = json!({"type": "invite", "sdp": sample_sdp("bob")});
@@ -148,12 +180,31 @@ type LeaveFuture = std::pin::Pin<Box<dyn std::future::Future<Output = ()> + Send
 
 #[tokio::test(flavor = "multi_thread")]
 async fn closing_a_socket_cleanly_tells_the_other_peer_and_frees_the_seat() {
-    check_a_lost_peer_is_told_and_its_seat_freed(|alice| Box::pin(alice.close())).await;
+    check_a_departed_peer_is_told_and_its_seat_freed(Ending::Clean, |alice| {
+        Box::pin(alice.close())
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn dropping_a_connection_without_a_close_frame_tells_the_other_peer_and_frees_the_seat() {
-    check_a_lost_peer_is_told_and_its_seat_freed(|alice| {
+async fn closing_with_code_1000_tells_the_other_peer_and_frees_the_seat_at_once() {
+    check_a_departed_peer_is_told_and_its_seat_freed(Ending::Clean, |alice| {
+        Box::pin(alice.close_with(1000, "hang up"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn closing_with_code_1001_holds_the_seat_for_the_grace_period() {
+    check_a_departed_peer_is_told_and_its_seat_freed(Ending::Unclean, |alice| {
+        Box::pin(alice.close_with(1001, "going away"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_a_connection_without_a_close_frame_holds_the_seat_then_frees_it() {
+    check_a_departed_peer_is_told_and_its_seat_freed(Ending::Unclean, |alice| {
         alice.drop_without_close_frame();
         Box::pin(async {})
     })
@@ -161,8 +212,8 @@ async fn dropping_a_connection_without_a_close_frame_tells_the_other_peer_and_fr
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn resetting_a_connection_tells_the_other_peer_and_frees_the_seat() {
-    check_a_lost_peer_is_told_and_its_seat_freed(|alice| {
+async fn resetting_a_connection_holds_the_seat_then_frees_it() {
+    check_a_departed_peer_is_told_and_its_seat_freed(Ending::Unclean, |alice| {
         alice.reset_connection();
         Box::pin(async {})
     })
@@ -181,14 +232,17 @@ async fn a_lone_peer_closing_its_socket_frees_the_room() {
     // then he must be told she left, promptly. Either way he ends up alone in the room.
     let mut bob = app.client("bob").await;
     let reply = bob.join("kitchen").await;
-    if reply == json!({"type": "joined", "room": "kitchen"}) {
+    if reply["type"] == "joined" {
         assert_eq!(
             bob.recv_json_within(PROMPTLY).await,
             json!({"type": "bye", "room": "kitchen"}),
             "bob met alice's seat after her socket closed, and was not told she left"
         );
     } else {
-        assert_eq!(reply, json!({"type": "created", "room": "kitchen"}));
+        assert_eq!(
+            without_seat(&reply),
+            json!({"type": "created", "room": "kitchen"})
+        );
     }
     let mut carol = app.client("carol").await;
     carol.join_expecting("kitchen", "joined").await;

@@ -13,6 +13,7 @@ mod leaving;
 mod limits;
 mod metrics;
 mod rate_limits;
+mod reconnect;
 mod relay;
 mod rooms;
 mod scale;

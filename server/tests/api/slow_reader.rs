@@ -1,5 +1,6 @@
-//! A client that stops reading its socket is let go: its partner is told `bye`, and the server
-//! frees everything the connection held (its task, its place under `--max-connections`, its
+//! A client that stops reading its socket is let go: its partner is told `peer_reconnecting`
+//! and, after the (here short) grace period, `bye`; and the server frees everything the
+//! connection held (its task, its place under `--max-connections`, its
 //! queued messages) even while the client keeps its TCP connection open.
 
 use std::time::Duration;
@@ -55,7 +56,15 @@ async fn a_reader_that_stops_reading_but_keeps_pinging_is_let_go_and_its_slot_fr
 /// go of the reader completely while the reader's TCP connection stays open.
 async fn check_the_reader_is_let_go(reader: Reader, burst: Option<usize>) {
     // Room for exactly the reader and its partner.
-    let app = spawn_app_with(&["--metrics-token", TOKEN, "--max-connections", "2"]).await;
+    let app = spawn_app_with(&[
+        "--metrics-token",
+        TOKEN,
+        "--max-connections",
+        "2",
+        "--reconnect-grace-secs",
+        "1",
+    ])
+    .await;
     let (slow, partner) = app.seated_pair("slow").await;
     let (slow_sink, slow_stream) = slow.into_inner().split();
     let slow_sink = match reader {
@@ -123,16 +132,27 @@ async fn ping_forever(mut sink: SplitSink<Socket, Message>) -> SplitSink<Socket,
     }
 }
 
-/// Reads until `bye` for room `slow` (true) or the end of the connection (false).
+/// Reads until `bye` for room `slow` (true) or the end of the connection (false); the only
+/// message allowed before it is `peer_reconnecting`, since the reader was dropped as lost.
 fn wait_for_bye(mut stream: SplitStream<Socket>) -> JoinHandle<(SplitStream<Socket>, bool)> {
     let bye = json!({"type": "bye", "room": "slow"});
+    let reconnecting = json!({"type": "peer_reconnecting", "room": "slow", "grace_ms": 1000});
     tokio::spawn(async move {
+        let mut told_reconnecting = false;
         while let Some(frame) = stream.next().await {
             match frame {
                 Ok(Message::Text(text)) => {
                     let message: serde_json::Value =
                         serde_json::from_str(text.as_str()).expect("JSON from the server");
+                    if message == reconnecting && !told_reconnecting {
+                        told_reconnecting = true;
+                        continue;
+                    }
                     assert_eq!(message, bye, "the partner got something else than bye");
+                    assert!(
+                        told_reconnecting,
+                        "bye came without peer_reconnecting first"
+                    );
                     return (stream, true);
                 }
                 Ok(_) => {}
