@@ -141,3 +141,35 @@ pub async fn copy_to_clipboard(text: &str) -> Result<(), String> {
         .map(drop)
         .map_err(|err| js_error::describe(&err))
 }
+
+/// The tab's `sessionStorage`, if the browser allows it (private modes may not).
+fn session_storage() -> Option<web_sys::Storage> {
+    window()?.session_storage().ok().flatten()
+}
+
+/// Reads `key` from `sessionStorage`.
+pub fn session_get(key: &str) -> Option<String> {
+    session_storage()?.get_item(key).ok().flatten()
+}
+
+/// Writes `key` to `sessionStorage`; a failure (storage full or denied) only costs the
+/// reload-rejoin feature, so it is returned for logging.
+pub fn session_set(key: &str, value: &str) -> Result<(), String> {
+    session_storage()
+        .ok_or("sessionStorage is unavailable")?
+        .set_item(key, value)
+        .map_err(|err| js_error::describe(&err))
+}
+
+/// Removes `key` from `sessionStorage`.
+pub fn session_remove(key: &str) {
+    if let Some(storage) = session_storage() {
+        // Nothing to do if it fails: the entry is then replaced or ignored at the next load.
+        let _ = storage.remove_item(key);
+    }
+}
+
+/// A uniformly distributed number in `[0, 1)`, for jitter (not for secrets).
+pub fn random_unit() -> f64 {
+    js_sys::Math::random()
+}

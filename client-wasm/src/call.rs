@@ -1,6 +1,11 @@
 //! The call itself: one `RTCPeerConnection` with the local tracks, the `chat` and `file` data
-//! channels, the offer/answer exchange and the remote candidate buffer. It reports what happens upward through
-//! a callback and knows nothing about the page (no DOM access).
+//! channels, perfect negotiation (either side may renegotiate at any time, see
+//! `negotiation.rs`), ICE restarts and the remote candidate buffer. It reports what happens
+//! upward through a callback and knows nothing about the page (no DOM access).
+//!
+//! Both data channels are pre-negotiated (`negotiated: true` with fixed ids) and created by
+//! both sides, so whichever side makes the first offer, both get the same channels without
+//! waiting for `ondatachannel`.
 //!
 //! It also forwards what the connectivity diagnosis needs (candidate errors, the end of
 //! gathering), takes fresh ICE servers when TURN credentials are renewed, and reads the stats
@@ -18,10 +23,10 @@ use visavis_shared::{IceCandidate, IceServer};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{
-    Event, MediaStream, MediaStreamTrack, RtcDataChannelEvent, RtcIceCandidate,
-    RtcIceCandidateInit, RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState,
-    RtcRtpSender, RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType,
-    RtcSessionDescriptionInit, RtcTrackEvent,
+    Event, MediaStream, MediaStreamTrack, RtcDataChannelInit, RtcIceCandidate, RtcIceCandidateInit,
+    RtcPeerConnection, RtcPeerConnectionIceEvent, RtcPeerConnectionState, RtcRtpSender,
+    RtcRtpTransceiverDirection, RtcRtpTransceiverInit, RtcSdpType, RtcSessionDescriptionInit,
+    RtcSignalingState, RtcTrackEvent,
 };
 
 use crate::candidates::CandidateBuffer;
@@ -31,16 +36,49 @@ use crate::file_channel::{FileChannel, FileEvent, FileSender, FILE_LABEL};
 use crate::ice::{self, IceDiagnostics, IceSignal};
 use crate::js_error;
 use crate::link::IcePolicy;
+use crate::negotiation::{Decision, Incoming, PerfectNegotiation};
 use crate::state::LinkState;
 use crate::stats::Stat;
 
 /// Which side of the call we are on, as the server decided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
-    /// First in the room: makes the offer and the data channels.
+    /// First in the room: makes the first offer, and is the impolite side in negotiation.
     Caller,
-    /// Second in the room: answers, and receives the data channels.
+    /// Second in the room: answers the first offer, and is the polite side.
     Callee,
+}
+
+impl Role {
+    /// Whether this side gives way when both sides offer at once.
+    pub fn polite(self) -> bool {
+        self == Role::Callee
+    }
+}
+
+/// The stream ids of the pre-negotiated data channels; both sides must use the same.
+const CHAT_CHANNEL_ID: u16 = 0;
+const FILE_CHANNEL_ID: u16 = 1;
+
+// `RTCPeerConnection` methods the web-sys version in use does not bind.
+#[wasm_bindgen]
+extern "C" {
+    /// The same JavaScript object as an `RtcPeerConnection`, seen through the extra methods.
+    type PeerConnectionExtras;
+
+    /// `setLocalDescription()` without arguments: the browser creates the right description
+    /// (offer or answer) for the current state, which perfect negotiation relies on.
+    #[wasm_bindgen(method, js_name = setLocalDescription)]
+    fn set_local_description_implicit(this: &PeerConnectionExtras) -> js_sys::Promise;
+
+    /// `restartIce()`: the next offer gathers new ICE credentials and candidates.
+    #[wasm_bindgen(method, js_name = restartIce)]
+    fn restart_ice(this: &PeerConnectionExtras);
+}
+
+/// The extra methods of `pc`.
+fn extras(pc: &RtcPeerConnection) -> &PeerConnectionExtras {
+    pc.unchecked_ref()
 }
 
 /// What the call reports to its owner.
@@ -60,6 +98,8 @@ pub enum PeerEvent {
     IceError(IceErrorReport),
     /// Local candidate gathering is complete.
     GatheringComplete,
+    /// The browser wants an offer made (a track or channel added, an ICE restart).
+    NegotiationNeeded,
 }
 
 /// The peer connection's handlers, kept next to it.
@@ -67,7 +107,7 @@ struct PeerHandlers {
     on_ice_candidate: Closure<dyn FnMut(RtcPeerConnectionIceEvent)>,
     on_track: Closure<dyn FnMut(RtcTrackEvent)>,
     on_connection_state: Closure<dyn FnMut(Event)>,
-    on_data_channel: Closure<dyn FnMut(RtcDataChannelEvent)>,
+    on_negotiation_needed: Closure<dyn FnMut(Event)>,
 }
 
 impl PeerHandlers {
@@ -75,22 +115,16 @@ impl PeerHandlers {
         pc.set_onicecandidate(Some(self.on_ice_candidate.as_ref().unchecked_ref()));
         pc.set_ontrack(Some(self.on_track.as_ref().unchecked_ref()));
         pc.set_onconnectionstatechange(Some(self.on_connection_state.as_ref().unchecked_ref()));
-        pc.set_ondatachannel(Some(self.on_data_channel.as_ref().unchecked_ref()));
+        pc.set_onnegotiationneeded(Some(self.on_negotiation_needed.as_ref().unchecked_ref()));
     }
 
     fn uninstall(pc: &RtcPeerConnection) {
         pc.set_onicecandidate(None);
         pc.set_ontrack(None);
         pc.set_onconnectionstatechange(None);
-        pc.set_ondatachannel(None);
+        pc.set_onnegotiationneeded(None);
     }
 }
-
-/// The chat channel slot, shared with the `ondatachannel` handler that fills it on the callee.
-type ChatSlot = Rc<RefCell<Option<ChatChannel>>>;
-
-/// The file channel slot, filled like the chat slot.
-type FileSlot = Rc<RefCell<Option<FileChannel>>>;
 
 /// One call with one other person.
 pub struct Call {
@@ -98,18 +132,20 @@ pub struct Call {
     /// Kept so that a configuration update cannot silently drop a forced relay.
     policy: IcePolicy,
     candidates: Rc<RefCell<CandidateBuffer<IceCandidate>>>,
-    chat: ChatSlot,
-    file: FileSlot,
+    negotiation: Rc<RefCell<PerfectNegotiation>>,
+    chat: Option<ChatChannel>,
+    file: Option<FileChannel>,
     handlers: Option<PeerHandlers>,
     diagnostics: Option<IceDiagnostics>,
 }
 
 impl Call {
     /// Creates the peer connection with `ice_servers` and `policy`, adds the tracks of `local`
-    /// (if any), and, as the Caller, creates the `chat` and `file` data channels so they are part
-    /// of the offer.
+    /// (if any) and the `chat` and `file` data channels. `opener` is the side that makes the
+    /// first offer (the other waits for it); `role` decides politeness.
     pub fn new(
         role: Role,
+        opener: bool,
         ice_servers: &[IceServer],
         policy: IcePolicy,
         local: Option<&MediaStream>,
@@ -123,9 +159,7 @@ impl Call {
                         js_error::describe(&err)
                     )
                 })?;
-        let chat: ChatSlot = Rc::new(RefCell::new(None));
-        let file: FileSlot = Rc::new(RefCell::new(None));
-        let handlers = make_handlers(&pc, &chat, &file, &on_event);
+        let handlers = make_handlers(&pc, &on_event);
         handlers.install(&pc);
         let report = on_event.clone();
         let diagnostics = IceDiagnostics::install(
@@ -142,30 +176,33 @@ impl Call {
             pc,
             policy,
             candidates: Rc::new(RefCell::new(CandidateBuffer::new())),
-            chat,
-            file,
+            negotiation: Rc::new(RefCell::new(PerfectNegotiation::new(role.polite(), opener))),
+            chat: None,
+            file: None,
             handlers: Some(handlers),
             diagnostics: Some(diagnostics),
         };
-        call.add_local_tracks(role, local);
-        if role == Role::Caller {
-            // The channel must exist before the offer is made, or the offer would carry no
-            // data section and the callee would never see it.
-            let channel = call.pc.create_data_channel(CHAT_LABEL);
-            let attached = ChatChannel::attach(channel, chat_reporter(&on_event));
-            *call.chat.borrow_mut() = Some(attached);
-            // Default options: ordered and reliable, which the file framing relies on.
-            let channel = call.pc.create_data_channel(FILE_LABEL);
-            let attached = FileChannel::attach(channel, file_reporter(&on_event));
-            *call.file.borrow_mut() = Some(attached);
-        }
+        call.add_local_tracks(opener, local);
+        // Created before the first offer, so that it carries the data section. Default
+        // options apart from the fixed id: ordered and reliable, which the file framing and
+        // the chat's exactly-once delivery rely on.
+        let channel = call.pc.create_data_channel_with_data_channel_dict(
+            CHAT_LABEL,
+            &negotiated_channel(CHAT_CHANNEL_ID),
+        );
+        call.chat = Some(ChatChannel::attach(channel, chat_reporter(&on_event)));
+        let channel = call.pc.create_data_channel_with_data_channel_dict(
+            FILE_LABEL,
+            &negotiated_channel(FILE_CHANNEL_ID),
+        );
+        call.file = Some(FileChannel::attach(channel, file_reporter(&on_event)));
         Ok(call)
     }
 
-    /// Adds the local tracks. The Caller also asks to receive any kind it does not send, so the
-    /// offer always has an audio and a video section (a Callee cannot add sections to the
-    /// answer, and its unsent kinds become receive-only by themselves).
-    fn add_local_tracks(&mut self, role: Role, local: Option<&MediaStream>) {
+    /// Adds the local tracks. The opener also asks to receive any kind it does not send, so the
+    /// first offer always has an audio and a video section (the answerer cannot add sections to
+    /// its answer, and its unsent kinds become receive-only by themselves).
+    fn add_local_tracks(&mut self, opener: bool, local: Option<&MediaStream>) {
         let mut sends_audio = false;
         let mut sends_video = false;
         if let Some(stream) = local {
@@ -179,7 +216,7 @@ impl Call {
                 self.pc.add_track_0(&track, stream);
             }
         }
-        if role == Role::Caller {
+        if opener {
             for (kind, sent) in [("audio", sends_audio), ("video", sends_video)] {
                 if !sent {
                     let init = RtcRtpTransceiverInit::new();
@@ -195,14 +232,15 @@ impl Call {
         Negotiator {
             pc: self.pc.clone(),
             candidates: self.candidates.clone(),
+            negotiation: self.negotiation.clone(),
         }
     }
 
     /// Sends a text message on the chat channel.
     pub fn send_chat(&self, text: &str) -> Result<(), String> {
-        match self.chat.borrow().as_ref() {
+        match self.chat.as_ref() {
             Some(channel) => channel.send(text),
-            None => Err("the chat channel does not exist yet".into()),
+            None => Err("the chat channel does not exist".into()),
         }
     }
 
@@ -215,9 +253,18 @@ impl Call {
             .find(|sender| sender.track().is_some_and(|track| track.kind() == "video"))
     }
 
+    /// The sender of our microphone track, if we send audio (for switching microphones).
+    pub fn audio_sender(&self) -> Option<RtcRtpSender> {
+        self.pc
+            .get_senders()
+            .iter()
+            .filter_map(|sender| sender.dyn_into::<RtcRtpSender>().ok())
+            .find(|sender| sender.track().is_some_and(|track| track.kind() == "audio"))
+    }
+
     /// A sending handle on the file channel, once it exists.
     pub fn file_sender(&self) -> Option<FileSender> {
-        self.file.borrow().as_ref().map(FileChannel::sender)
+        self.file.as_ref().map(FileChannel::sender)
     }
 
     /// Hands the peer connection a fresh ICE server list (renewed TURN credentials). The
@@ -236,12 +283,10 @@ impl Call {
         if let Some(mut diagnostics) = self.diagnostics.take() {
             diagnostics.uninstall();
         }
-        let channel = self.chat.borrow_mut().take();
-        if let Some(mut channel) = channel {
+        if let Some(mut channel) = self.chat.take() {
             channel.close();
         }
-        let channel = self.file.borrow_mut().take();
-        if let Some(mut channel) = channel {
+        if let Some(mut channel) = self.file.take() {
             channel.close();
         }
         self.pc.close();
@@ -266,13 +311,16 @@ fn file_reporter(on_event: &Rc<dyn Fn(PeerEvent)>) -> Rc<dyn Fn(FileEvent)> {
     Rc::new(move |event| on_event(PeerEvent::File(event)))
 }
 
+/// The options of a pre-negotiated data channel with stream id `id`.
+fn negotiated_channel(id: u16) -> RtcDataChannelInit {
+    let init = RtcDataChannelInit::new();
+    init.set_negotiated(true);
+    init.set_id(id);
+    init
+}
+
 /// Creates the peer connection's handlers.
-fn make_handlers(
-    pc: &RtcPeerConnection,
-    chat: &ChatSlot,
-    file: &FileSlot,
-    on_event: &Rc<dyn Fn(PeerEvent)>,
-) -> PeerHandlers {
+fn make_handlers(pc: &RtcPeerConnection, on_event: &Rc<dyn Fn(PeerEvent)>) -> PeerHandlers {
     let report = on_event.clone();
     let on_ice_candidate = Closure::<dyn FnMut(RtcPeerConnectionIceEvent)>::new(
         move |event: RtcPeerConnectionIceEvent| match event.candidate() {
@@ -313,34 +361,15 @@ fn make_handlers(
         }
     });
 
-    let chat_slot = chat.clone();
-    let file_slot = file.clone();
-    let chat_events = chat_reporter(on_event);
-    let file_events = file_reporter(on_event);
-    let on_data_channel =
-        Closure::<dyn FnMut(RtcDataChannelEvent)>::new(move |event: RtcDataChannelEvent| {
-            let channel = event.channel();
-            // Replacing an earlier channel (there should be none) closes it through its Drop.
-            match channel.label().as_str() {
-                CHAT_LABEL => {
-                    let attached = ChatChannel::attach(channel, chat_events.clone());
-                    let previous = chat_slot.borrow_mut().replace(attached);
-                    drop(previous);
-                }
-                FILE_LABEL => {
-                    let attached = FileChannel::attach(channel, file_events.clone());
-                    let previous = file_slot.borrow_mut().replace(attached);
-                    drop(previous);
-                }
-                other => warn!("call: ignored a data channel labelled {other:?}"),
-            }
-        });
+    let report = on_event.clone();
+    let on_negotiation_needed =
+        Closure::<dyn FnMut(Event)>::new(move |_: Event| report(PeerEvent::NegotiationNeeded));
 
     PeerHandlers {
         on_ice_candidate,
         on_track,
         on_connection_state,
-        on_data_channel,
+        on_negotiation_needed,
     }
 }
 
@@ -378,45 +407,101 @@ fn candidate_init(candidate: &IceCandidate) -> RtcIceCandidateInit {
     init
 }
 
-/// The asynchronous side of a call: offer, answer and remote candidates. Cheap to clone; each
-/// step's errors come back as plain text naming the step.
+/// A description this side produced, ready to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LocalDescription {
+    /// An offer, sent as `invite`.
+    Offer(String),
+    /// An answer, sent as `ok`.
+    Answer(String),
+}
+
+/// The asynchronous side of a call: offers and answers under the perfect negotiation rules,
+/// ICE restarts, and remote candidates. Cheap to clone; each step's errors come back as plain
+/// text naming the step.
 #[derive(Clone)]
 pub struct Negotiator {
     pc: RtcPeerConnection,
     candidates: Rc<RefCell<CandidateBuffer<IceCandidate>>>,
+    negotiation: Rc<RefCell<PerfectNegotiation>>,
 }
 
 impl Negotiator {
-    /// Caller: creates the offer, sets it as the local description, and returns its SDP.
-    pub async fn create_offer(&self) -> Result<String, String> {
-        let offer = JsFuture::from(self.pc.create_offer())
-            .await
-            .map_err(|err| failed("create the offer", &err))?;
-        let sdp = sdp_of(&offer)?;
-        self.set_local(RtcSdpType::Offer, &sdp).await?;
-        Ok(sdp)
+    /// `negotiationneeded` fired: makes an offer and sets it as the local description, unless
+    /// this side must wait for the other's first offer or is already making one. Returns what
+    /// to send (normally an offer; an answer if an offer of the other side arrived meanwhile).
+    pub async fn make_offer(&self) -> Result<Option<LocalDescription>, String> {
+        if !self.negotiation.borrow().wants_offer() {
+            return Ok(None);
+        }
+        self.negotiation.borrow_mut().offer_started();
+        let result = JsFuture::from(extras(&self.pc).set_local_description_implicit()).await;
+        self.negotiation.borrow_mut().offer_finished();
+        result.map_err(|err| failed("make an offer", &err))?;
+        Ok(self.current_local())
     }
 
-    /// Callee: applies the offer, releases the buffered candidates, creates the answer, sets it
-    /// as the local description, and returns its SDP.
-    pub async fn answer_offer(&self, offer_sdp: &str) -> Result<String, String> {
-        self.set_remote(RtcSdpType::Offer, offer_sdp).await?;
-        let answer = JsFuture::from(self.pc.create_answer())
+    /// Handles the other side's offer: applies it (giving way if we are polite and had an
+    /// offer of our own out), then answers. `Ok(None)` when the offer collided with ours and
+    /// we are the side that ignores it.
+    pub async fn receive_offer(&self, sdp: &str) -> Result<Option<String>, String> {
+        let stable = self.pc.signaling_state() == RtcSignalingState::Stable;
+        let decision = self
+            .negotiation
+            .borrow_mut()
+            .incoming(Incoming::Offer, stable);
+        if decision == Decision::Ignore {
+            leptos::logging::log!("call: ignored a colliding offer (we are the impolite side)");
+            return Ok(None);
+        }
+        let applied = self.set_remote(RtcSdpType::Offer, sdp).await;
+        self.negotiation.borrow_mut().applied(Incoming::Offer);
+        applied?;
+        JsFuture::from(extras(&self.pc).set_local_description_implicit())
             .await
-            .map_err(|err| failed("create the answer", &err))?;
-        let sdp = sdp_of(&answer)?;
-        self.set_local(RtcSdpType::Answer, &sdp).await?;
-        Ok(sdp)
+            .map_err(|err| failed("answer the offer", &err))?;
+        match self.current_local() {
+            Some(LocalDescription::Answer(sdp)) => Ok(Some(sdp)),
+            _ => Err("the browser did not produce an answer".into()),
+        }
     }
 
-    /// Reads the peer connection's statistics, for the call report.
+    /// Handles the other side's answer. One that answers nothing (our offer was rolled back,
+    /// or it is a late duplicate) is dropped rather than treated as a failure.
+    pub async fn receive_answer(&self, sdp: &str) -> Result<(), String> {
+        if self.pc.signaling_state() != RtcSignalingState::HaveLocalOffer {
+            warn!("call: ignored an answer: no offer of ours is waiting for one");
+            return Ok(());
+        }
+        self.negotiation
+            .borrow_mut()
+            .incoming(Incoming::Answer, false);
+        let applied = self.set_remote(RtcSdpType::Answer, sdp).await;
+        self.negotiation.borrow_mut().applied(Incoming::Answer);
+        applied
+    }
+
+    /// Asks for an ICE restart: the browser fires `negotiationneeded`, and the next offer
+    /// carries new ICE credentials.
+    pub fn restart_ice(&self) {
+        extras(&self.pc).restart_ice();
+    }
+
+    /// Our offer that still waits for its answer, if any: to send again when the other side
+    /// comes back, since the first copy may have been lost with the server.
+    pub fn unanswered_offer(&self) -> Option<String> {
+        if self.pc.signaling_state() != RtcSignalingState::HaveLocalOffer {
+            return None;
+        }
+        match self.current_local() {
+            Some(LocalDescription::Offer(sdp)) => Some(sdp),
+            _ => None,
+        }
+    }
+
+    /// Reads the peer connection's statistics.
     pub async fn stats(&self) -> Result<Vec<Stat>, String> {
         ice::read_stats(&self.pc).await
-    }
-
-    /// Caller: applies the answer and releases the buffered candidates.
-    pub async fn accept_answer(&self, answer_sdp: &str) -> Result<(), String> {
-        self.set_remote(RtcSdpType::Answer, answer_sdp).await
     }
 
     /// Adds a candidate from the other side now if the remote description is set, or keeps it
@@ -432,13 +517,15 @@ impl Negotiator {
         }
     }
 
-    async fn set_local(&self, kind: RtcSdpType, sdp: &str) -> Result<(), String> {
-        let description = RtcSessionDescriptionInit::new(kind);
-        description.set_sdp(sdp);
-        JsFuture::from(self.pc.set_local_description(&description))
-            .await
-            .map(drop)
-            .map_err(|err| failed("set the local description", &err))
+    /// The current local description, as something to send.
+    fn current_local(&self) -> Option<LocalDescription> {
+        let description = self.pc.local_description()?;
+        let sdp = description.sdp();
+        match description.type_() {
+            RtcSdpType::Offer => Some(LocalDescription::Offer(sdp)),
+            RtcSdpType::Answer => Some(LocalDescription::Answer(sdp)),
+            _ => None,
+        }
     }
 
     async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), String> {
@@ -462,6 +549,10 @@ impl Negotiator {
             .pc
             .add_ice_candidate_with_opt_rtc_ice_candidate_init(Some(&init));
         if let Err(err) = JsFuture::from(added).await {
+            // The candidates of an offer we ignored in a collision are expected to fail.
+            if self.negotiation.borrow().ignoring_offer() {
+                return;
+            }
             // One bad candidate does not doom the call; others may still work.
             warn!(
                 "call: a remote ICE candidate was refused: {}",
@@ -478,14 +569,6 @@ pub async fn replace_track(sender: &RtcRtpSender, track: &MediaStreamTrack) -> R
         .await
         .map(drop)
         .map_err(|err| failed("switch the video track", &err))
-}
-
-/// Reads `sdp` from what `createOffer`/`createAnswer` resolved to.
-fn sdp_of(description: &JsValue) -> Result<String, String> {
-    js_sys::Reflect::get(description, &"sdp".into())
-        .ok()
-        .and_then(|sdp| sdp.as_string())
-        .ok_or_else(|| "the browser produced a description without SDP".into())
 }
 
 fn failed(step: &str, err: &JsValue) -> String {

@@ -1,9 +1,9 @@
 //! Chat over the data channel: the framing of messages on the wire, the log shown on the page,
 //! and time stamps. Pure Rust, unit-tested natively.
 //!
-//! Every data-channel message is a JSON object with a `kind`: `chat` for a message, and
-//! `media_state` for a control message saying whether the sender's microphone and camera are
-//! on. A receiver ignores kinds it does not know, so old and new pages can talk. Each chat message carries a random `id` so a message that
+//! Every data-channel message is a JSON object with a `kind`: `chat` for a message,
+//! `chat_ack` to acknowledge one, and `media_state` for a control message saying whether the
+//! sender's microphone and camera are on. A receiver ignores kinds it does not know, so old and new pages can talk. Each chat message carries a random `id` so a message that
 //! arrives twice is shown once.
 
 use std::collections::HashSet;
@@ -29,6 +29,13 @@ pub enum Frame {
         text: String,
         /// When it was sent, in milliseconds since the Unix epoch, by the sender's clock.
         sent_at_ms: f64,
+    },
+    /// The receiver got the chat message `id` (sent for duplicates too). Until it arrives the
+    /// sender keeps the message and sends it again whenever the channel (re)opens, so a
+    /// message typed during an outage is delivered once it is over.
+    ChatAck {
+        /// The id of the message received.
+        id: String,
     },
     /// A control message: whether the sender's microphone and camera (or shared screen) are
     /// on. Sent when either changes and when the channel opens.
@@ -58,7 +65,7 @@ impl Frame {
         let value: serde_json::Value = serde_json::from_str(text)?;
         let known = matches!(
             value.get("kind").and_then(|k| k.as_str()),
-            Some("chat" | "media_state")
+            Some("chat" | "chat_ack" | "media_state")
         );
         if !known {
             return Ok(None);
@@ -191,6 +198,14 @@ mod tests {
             value,
             serde_json::json!({"kind": "chat", "id": "ab12", "text": "hello", "sent_at_ms": 1000.0})
         );
+    }
+
+    #[test]
+    fn a_chat_ack_has_the_documented_wire_format() {
+        let frame = Frame::ChatAck { id: "ab12".into() };
+        let value: serde_json::Value = serde_json::from_str(&frame.to_json()).unwrap();
+        assert_eq!(value, serde_json::json!({"kind": "chat_ack", "id": "ab12"}));
+        assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), Some(frame));
     }
 
     #[test]

@@ -155,7 +155,7 @@ impl Drop for IceDiagnostics {
 
 /// Reads the peer connection's statistics: for every entry of the `RTCStatsReport` (a
 /// map-like object, iterated as `[id, stats]` pairs), its type, id and the [`FIELDS`] the
-/// path choice needs.
+/// path choice and the live statistics need.
 pub async fn read_stats(pc: &RtcPeerConnection) -> Result<Vec<Stat>, String> {
     let report = JsFuture::from(pc.get_stats())
         .await
@@ -192,6 +192,8 @@ fn read_stat(value: &JsValue) -> Option<Stat> {
             let field = Reflect::get(value, &JsValue::from_str(name)).ok()?;
             let parsed = if let Some(text) = field.as_string() {
                 StatValue::Text(text)
+            } else if let Some(number) = field.as_f64() {
+                StatValue::Number(number)
             } else {
                 StatValue::Flag(field.as_bool()?)
             };

@@ -1,13 +1,14 @@
-//! Local media: opens the camera and microphone, falls back to screen sharing and then to
-//! receive-only, and stops tracks; for the check page, opens the camera or the microphone
+//! Local media: opens the camera and microphone (the devices the person picked, if any), falls
+//! back to screen sharing and then to receive-only, and stops tracks; opens one chosen device
+//! for the preview and for switching; for the check page, opens the camera or the microphone
 //! alone. Talks to `navigator.mediaDevices` only; no DOM elements.
 
 use leptos::logging::warn;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 use web_sys::{
-    ConstrainLongRange, DisplayMediaStreamConstraints, MediaDevices, MediaStream,
-    MediaStreamConstraints, MediaStreamTrack, MediaTrackConstraints,
+    ConstrainDomStringParameters, ConstrainLongRange, DisplayMediaStreamConstraints, MediaDevices,
+    MediaStream, MediaStreamConstraints, MediaStreamTrack, MediaTrackConstraints,
 };
 
 use crate::diagnosis::{DeviceError, NO_MEDIA_DEVICES};
@@ -105,18 +106,65 @@ pub async fn open_screen() -> Result<MediaStream, DeviceError> {
     screen(&devices).await
 }
 
-/// Opens the camera again, video only, with the call's usual size.
-pub async fn reopen_camera() -> Result<MediaStream, DeviceError> {
-    let devices = media_devices().ok_or_else(no_media_devices)?;
-    let constraints = MediaStreamConstraints::new();
-    constraints.set_video_media_track_constraints(&camera_constraints());
-    constraints.set_audio_bool(false);
-    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+/// Which device a track should come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pick<'a> {
+    /// The browser's default.
+    Default,
+    /// This device if it is there, else the default one (a saved choice that may be
+    /// unplugged). Asked for exactly, then again without it: browsers take an `ideal` device
+    /// id as a mere hint, and Chromium ignores it.
+    Prefer(&'a str),
+    /// This device or nothing (the person just picked it).
+    Exactly(&'a str),
 }
 
-/// Opens local media, trying in order: camera and microphone; screen (plus the microphone if
-/// it opens on its own); microphone alone; nothing. Never fails: the worst case is a receive-only call.
-pub async fn open() -> LocalMedia {
+impl<'a> Pick<'a> {
+    /// Prefers the device `id`, if any.
+    pub fn prefer(id: Option<&'a str>) -> Pick<'a> {
+        id.map_or(Pick::Default, Pick::Prefer)
+    }
+
+    fn apply(self, constraints: &MediaTrackConstraints) {
+        let (Pick::Prefer(id) | Pick::Exactly(id)) = self else {
+            return;
+        };
+        let wanted = ConstrainDomStringParameters::new();
+        wanted.set_exact_str(id);
+        constraints.set_device_id_constrain_dom_string_parameters(&wanted);
+    }
+
+    /// What to ask for when this pick's device is missing: the default, for a preference.
+    fn fallback(self) -> Option<Pick<'static>> {
+        match self {
+            Pick::Prefer(_) => Some(Pick::Default),
+            Pick::Default | Pick::Exactly(_) => None,
+        }
+    }
+}
+
+/// Whether opening failed because the asked-for device is not there (unplugged, or an id
+/// saved by another browser profile).
+fn device_missing(err: &DeviceError) -> bool {
+    matches!(
+        err.name.as_deref(),
+        Some("OverconstrainedError" | "NotFoundError")
+    )
+}
+
+/// The camera and microphone a call should open: the person's choices (`None`: the default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DeviceWish {
+    /// The camera's device id.
+    pub camera: Option<String>,
+    /// The microphone's device id.
+    pub microphone: Option<String>,
+}
+
+/// Opens local media, trying in order: camera and microphone (preferring the devices of
+/// `wish`); screen (plus the microphone if it opens on its own); microphone alone; nothing.
+/// Never fails: the worst case is a receive-only call.
+pub async fn open(wish: &DeviceWish) -> LocalMedia {
     let Some(devices) = media_devices() else {
         warn!("media: navigator.mediaDevices is missing (is the page served over https?)");
         return LocalMedia {
@@ -124,7 +172,7 @@ pub async fn open() -> LocalMedia {
             source: MediaSource::ReceiveOnly,
         };
     };
-    match camera_and_microphone(&devices).await {
+    match camera_and_microphone(&devices, wish).await {
         Ok(stream) => {
             return LocalMedia {
                 stream: Some(stream),
@@ -138,9 +186,30 @@ pub async fn open() -> LocalMedia {
     let screen = screen(&devices)
         .await
         .map_err(|err| warn!("media: screen sharing failed: {err}"));
-    let microphone = microphone_only(&devices)
+    let microphone = microphone_only(&devices, Pick::prefer(wish.microphone.as_deref()))
         .await
         .map_err(|err| warn!("media: microphone alone failed: {err}"));
+    without_camera(screen, microphone)
+}
+
+/// The call's media when the camera could not be opened but `microphone` (the pre-join
+/// preview's) is: the screen with that microphone, or the microphone alone.
+pub async fn open_without_camera(microphone: MediaStream) -> LocalMedia {
+    let screen = match media_devices() {
+        Some(devices) => screen(&devices)
+            .await
+            .map_err(|err| warn!("media: screen sharing failed: {err}")),
+        None => Err(()),
+    };
+    without_camera(screen, Ok(microphone))
+}
+
+/// Puts the fallbacks together: the screen (with the microphone's tracks, if any), else the
+/// microphone alone, else nothing.
+fn without_camera(
+    screen: Result<MediaStream, ()>,
+    microphone: Result<MediaStream, ()>,
+) -> LocalMedia {
     match (screen, microphone) {
         (Ok(screen), microphone) => {
             if let Ok(mic) = microphone {
@@ -178,7 +247,38 @@ pub async fn open_camera_only() -> Result<MediaStream, DeviceError> {
 /// Opens the microphone alone (for the check page), or says why it could not be opened.
 pub async fn open_microphone_only() -> Result<MediaStream, DeviceError> {
     let devices = media_devices().ok_or_else(no_media_devices)?;
-    microphone_only(&devices).await
+    microphone_only(&devices, Pick::Default).await
+}
+
+/// Opens the camera again (`camera`, if it is still there), video only, with the call's usual
+/// size: after a screen share, when the camera's track had ended.
+pub async fn reopen_camera(camera: Option<&str>) -> Result<MediaStream, DeviceError> {
+    open_device(true, Pick::prefer(camera)).await
+}
+
+/// Opens one device (video only for a camera, audio only for a microphone), with the call's
+/// usual settings. For the pre-join preview and for switching devices.
+pub async fn open_device(video: bool, pick: Pick<'_>) -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    if video {
+        let opened = camera_from(&devices, pick).await;
+        match opened {
+            Err(err) if device_missing(&err) => match pick.fallback() {
+                Some(fallback) => camera_from(&devices, fallback).await,
+                None => Err(err),
+            },
+            opened => opened,
+        }
+    } else {
+        microphone_only(&devices, pick).await
+    }
+}
+
+/// Opens the camera and the microphone together, preferring the devices of `wish` (one
+/// permission prompt for both). For the pre-join preview.
+pub async fn open_camera_and_microphone(wish: &DeviceWish) -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    camera_and_microphone(&devices, wish).await
 }
 
 fn no_media_devices() -> DeviceError {
@@ -188,7 +288,8 @@ fn no_media_devices() -> DeviceError {
     }
 }
 
-fn media_devices() -> Option<MediaDevices> {
+/// `navigator.mediaDevices`, if the page may use devices (a secure context).
+pub fn media_devices() -> Option<MediaDevices> {
     let devices = web_sys::window()?.navigator().media_devices().ok()?;
     // In an insecure context the property is simply undefined.
     if devices.is_undefined() || devices.is_null() {
@@ -218,18 +319,70 @@ fn camera_constraints() -> MediaTrackConstraints {
     video
 }
 
-async fn camera_and_microphone(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
+/// The camera and microphone of `wish`; if one of them is gone, the default ones.
+async fn camera_and_microphone(
+    devices: &MediaDevices,
+    wish: &DeviceWish,
+) -> Result<MediaStream, DeviceError> {
+    let camera = Pick::prefer(wish.camera.as_deref());
+    let microphone = Pick::prefer(wish.microphone.as_deref());
+    match camera_and_microphone_from(devices, camera, microphone).await {
+        Err(err)
+            if device_missing(&err) && (camera, microphone) != (Pick::Default, Pick::Default) =>
+        {
+            warn!("media: a chosen device is gone ({err}); opening the default ones");
+            camera_and_microphone_from(devices, Pick::Default, Pick::Default).await
+        }
+        opened => opened,
+    }
+}
+
+async fn camera_and_microphone_from(
+    devices: &MediaDevices,
+    camera: Pick<'_>,
+    microphone: Pick<'_>,
+) -> Result<MediaStream, DeviceError> {
     let video = camera_constraints();
+    camera.apply(&video);
+    let audio = voice_constraints();
+    microphone.apply(&audio);
     let constraints = MediaStreamConstraints::new();
     constraints.set_video_media_track_constraints(&video);
-    constraints.set_audio_media_track_constraints(&voice_constraints());
+    constraints.set_audio_media_track_constraints(&audio);
     await_stream(devices.get_user_media_with_constraints(&constraints)).await
 }
 
-async fn microphone_only(devices: &MediaDevices) -> Result<MediaStream, DeviceError> {
+async fn microphone_only(
+    devices: &MediaDevices,
+    pick: Pick<'_>,
+) -> Result<MediaStream, DeviceError> {
+    match microphone_from(devices, pick).await {
+        Err(err) if device_missing(&err) => match pick.fallback() {
+            Some(fallback) => microphone_from(devices, fallback).await,
+            None => Err(err),
+        },
+        opened => opened,
+    }
+}
+
+async fn microphone_from(
+    devices: &MediaDevices,
+    pick: Pick<'_>,
+) -> Result<MediaStream, DeviceError> {
+    let audio = voice_constraints();
+    pick.apply(&audio);
     let constraints = MediaStreamConstraints::new();
-    constraints.set_audio_media_track_constraints(&voice_constraints());
+    constraints.set_audio_media_track_constraints(&audio);
     constraints.set_video_bool(false);
+    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+}
+
+async fn camera_from(devices: &MediaDevices, pick: Pick<'_>) -> Result<MediaStream, DeviceError> {
+    let constraints = MediaStreamConstraints::new();
+    let camera = camera_constraints();
+    pick.apply(&camera);
+    constraints.set_video_media_track_constraints(&camera);
+    constraints.set_audio_bool(false);
     await_stream(devices.get_user_media_with_constraints(&constraints)).await
 }
 

@@ -2,14 +2,18 @@
 //! the only thing the two share, which keeps components free of call logic. [`ViewModel`] is
 //! the call page's, [`CheckModel`] the connectivity check page's.
 
+use std::collections::HashSet;
+
 use leptos::prelude::*;
 use visavis_shared::MediaPath;
 use web_sys::MediaStream;
 
 use crate::chat::ChatLog;
+use crate::devices::{DeviceKind, DeviceOption, PreviewState};
 use crate::diagnosis::{CheckResult, Row};
 use crate::file_transfer::TransferView;
 use crate::link::IcePolicy;
+use crate::live_stats::LiveStats;
 use crate::state::{CallState, Status};
 
 /// Every piece of state the page shows. Copyable handles; the values live in Leptos' arena.
@@ -39,8 +43,13 @@ pub struct ViewModel {
     pub chat_log: RwSignal<ChatLog>,
     /// The text being typed in the chat input.
     pub chat_draft: RwSignal<String>,
+    /// The ids of our chat messages the other side has not acknowledged yet (shown as
+    /// "sending").
+    pub chat_unsent: RwSignal<HashSet<String>>,
     /// The media path of the current call, once `getStats()` has told it.
     pub media_path: RwSignal<Option<MediaPath>>,
+    /// The live statistics of the current call, from the time it first connected.
+    pub call_stats: RwSignal<Option<LiveStats>>,
     /// Whether the file data channel is open.
     pub file_open: RwSignal<bool>,
     /// The file transfers of the current call, oldest first.
@@ -64,6 +73,8 @@ pub struct ViewModel {
     pub remote_audio: RwSignal<bool>,
     /// Whether the other side says its camera is on.
     pub remote_video: RwSignal<bool>,
+    /// The device pickers, the pre-join preview and the microphone level.
+    pub devices: DeviceModel,
 }
 
 impl ViewModel {
@@ -82,7 +93,9 @@ impl ViewModel {
             chat_open: RwSignal::new(false),
             chat_log: RwSignal::new(ChatLog::default()),
             chat_draft: RwSignal::new(String::new()),
+            chat_unsent: RwSignal::new(HashSet::new()),
             media_path: RwSignal::new(None),
+            call_stats: RwSignal::new(None),
             file_open: RwSignal::new(false),
             transfers: RwSignal::new(Vec::new()),
             has_audio: RwSignal::new(false),
@@ -94,7 +107,79 @@ impl ViewModel {
             call_ready: RwSignal::new(false),
             remote_audio: RwSignal::new(true),
             remote_video: RwSignal::new(true),
+            devices: DeviceModel::new(),
         }
+    }
+}
+
+/// What the device controls show: the pickers, the pre-join preview and the microphone level.
+#[derive(Clone, Copy)]
+pub struct DeviceModel {
+    /// The cameras to pick from.
+    pub cameras: RwSignal<Vec<DeviceOption>>,
+    /// The microphones to pick from.
+    pub microphones: RwSignal<Vec<DeviceOption>>,
+    /// The speakers to pick from.
+    pub speakers: RwSignal<Vec<DeviceOption>>,
+    /// The camera in use, or the one that will be (its id).
+    pub camera: RwSignal<Option<String>>,
+    /// The microphone in use, or the one that will be.
+    pub microphone: RwSignal<Option<String>>,
+    /// The speaker the other person is heard on (`None`: the system's default). Applied to
+    /// `remoteVideo` with `setSinkId`.
+    pub speaker: RwSignal<Option<String>>,
+    /// Whether the browser can play to a chosen speaker (the speaker picker is shown only then).
+    pub sink_supported: RwSignal<bool>,
+    /// The pre-join preview's stream, shown in `previewVideo`.
+    pub preview: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// Whether the preview is off, opening, live or failed.
+    pub preview_state: RwSignal<PreviewState>,
+    /// The microphone level, 0–100, while a microphone is open.
+    pub mic_level: RwSignal<Option<u8>>,
+    /// A device switch is under way (the pickers wait for it).
+    pub switching: RwSignal<bool>,
+}
+
+impl DeviceModel {
+    /// Creates the signals: nothing listed, nothing open.
+    pub fn new() -> DeviceModel {
+        DeviceModel {
+            cameras: RwSignal::new(Vec::new()),
+            microphones: RwSignal::new(Vec::new()),
+            speakers: RwSignal::new(Vec::new()),
+            camera: RwSignal::new(None),
+            microphone: RwSignal::new(None),
+            speaker: RwSignal::new(None),
+            sink_supported: RwSignal::new(false),
+            preview: RwSignal::new_local(None),
+            preview_state: RwSignal::new(PreviewState::Off),
+            mic_level: RwSignal::new(None),
+            switching: RwSignal::new(false),
+        }
+    }
+
+    /// The list of one kind.
+    pub fn options(&self, kind: DeviceKind) -> RwSignal<Vec<DeviceOption>> {
+        match kind {
+            DeviceKind::Camera => self.cameras,
+            DeviceKind::Microphone => self.microphones,
+            DeviceKind::Speaker => self.speakers,
+        }
+    }
+
+    /// The chosen device of one kind.
+    pub fn chosen(&self, kind: DeviceKind) -> RwSignal<Option<String>> {
+        match kind {
+            DeviceKind::Camera => self.camera,
+            DeviceKind::Microphone => self.microphone,
+            DeviceKind::Speaker => self.speaker,
+        }
+    }
+}
+
+impl Default for DeviceModel {
+    fn default() -> Self {
+        DeviceModel::new()
     }
 }
 

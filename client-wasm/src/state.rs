@@ -18,6 +18,9 @@ pub enum CallState {
     Connecting,
     /// The peer connection is connected.
     Connected,
+    /// The call was connected and is being restored: the server, the other person's link to
+    /// it, or the media path dropped. Media may well still flow meanwhile.
+    Reconnecting,
     /// The room already had two people; we were not admitted.
     Full,
     /// The call is over: we hung up, the other person left, or a connection was lost.
@@ -32,6 +35,7 @@ impl CallState {
             CallState::Waiting => "waiting",
             CallState::Connecting => "connecting",
             CallState::Connected => "connected",
+            CallState::Reconnecting => "reconnecting",
             CallState::Full => "full",
             CallState::Ended => "ended",
         }
@@ -41,7 +45,10 @@ impl CallState {
     pub fn in_room(self) -> bool {
         matches!(
             self,
-            CallState::Waiting | CallState::Connecting | CallState::Connected
+            CallState::Waiting
+                | CallState::Connecting
+                | CallState::Connected
+                | CallState::Reconnecting
         )
     }
 
@@ -67,6 +74,45 @@ pub enum LinkState {
     Failed,
     /// `closed`: we closed it ourselves.
     Closed,
+}
+
+/// What is missing while a call is being restored, most fundamental first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Interruption {
+    /// Our connection to the server dropped; the page is reconnecting to it.
+    Server,
+    /// The other person's connection to the server dropped; the server holds their seat.
+    Peer,
+    /// The media path between the two browsers is down; an ICE restart is under way.
+    Media,
+}
+
+/// How whole a call in progress is, as the controller sees it after any change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Health {
+    /// Our signaling socket is open and our seat is confirmed.
+    pub server_up: bool,
+    /// The other person holds their seat on a live connection.
+    pub peer_present: bool,
+    /// The peer connection is `connected`.
+    pub media_up: bool,
+    /// The room's address, for the status line while waiting alone.
+    pub link: String,
+}
+
+impl Health {
+    /// What is missing, if anything; the most fundamental gap is named.
+    pub fn interruption(&self) -> Option<Interruption> {
+        if !self.server_up {
+            Some(Interruption::Server)
+        } else if !self.peer_present {
+            Some(Interruption::Peer)
+        } else if !self.media_up {
+            Some(Interruption::Media)
+        } else {
+            None
+        }
+    }
 }
 
 /// Something that happened which may change the state or the status line.
@@ -113,6 +159,8 @@ pub enum Trigger {
     /// The connectivity diagnosis ended the call attempt (relay-only mode without a working
     /// relay) or explains why the connection failed (no relay candidate at all).
     IceProblem(IceProblem),
+    /// Something the call depends on dropped or came back (see [`Health`]).
+    Health(Health),
 }
 
 /// What the status line says.
@@ -134,8 +182,8 @@ pub enum Status {
     Connecting,
     /// Talking.
     Connected,
-    /// The connection dropped and the browser is trying to restore it.
-    Reconnecting,
+    /// Part of the call dropped and is being restored; the cause says which part.
+    Reconnecting(Interruption),
     /// The room already had two people.
     RoomFull,
     /// The other person left.
@@ -188,7 +236,15 @@ impl Status {
             Status::Waiting { .. } => "Waiting for the other person. Send them this link:".into(),
             Status::Connecting => "Connecting to the other person…".into(),
             Status::Connected => "Connected.".into(),
-            Status::Reconnecting => "The connection was interrupted. Trying to reconnect…".into(),
+            Status::Reconnecting(Interruption::Server) => {
+                "Lost the connection to the server. Your call goes on; reconnecting…".into()
+            }
+            Status::Reconnecting(Interruption::Peer) => {
+                "The other person's connection dropped. Waiting for them to come back…".into()
+            }
+            Status::Reconnecting(Interruption::Media) => {
+                "The connection was interrupted. Trying to reconnect…".into()
+            }
             Status::RoomFull => {
                 "This room is full: two people are already in it. Choose another name.".into()
             }
@@ -223,7 +279,7 @@ impl Status {
             | Status::Waiting { .. }
             | Status::Connecting => Tone::Info,
             Status::Connected => Tone::Good,
-            Status::Reconnecting | Status::RoomFull | Status::PeerLeft | Status::HungUp => {
+            Status::Reconnecting(_) | Status::RoomFull | Status::PeerLeft | Status::HungUp => {
                 Tone::Warning
             }
             Status::ConnectionFailed
@@ -301,6 +357,7 @@ pub fn transition(state: CallState, trigger: &Trigger) -> Transition {
             let next = if state.in_room() { S::Ended } else { state };
             Transition::to(next, Status::IceTrouble(*problem))
         }
+        Trigger::Health(health) => health_transition(state, health),
         Trigger::ServerUnreachable => Transition::to(
             state,
             Status::Error(
@@ -311,19 +368,40 @@ pub fn transition(state: CallState, trigger: &Trigger) -> Transition {
     }
 }
 
-/// The part of [`transition`] driven by the peer connection's state.
+/// The part of [`transition`] driven by the peer connection's state, until the call first
+/// connects. After that, a dropped link is something to restore, not the end: the controller
+/// reports it with [`Trigger::Health`].
 fn link_transition(state: CallState, link: LinkState) -> Transition {
     use CallState as S;
     match (state, link) {
-        (S::Connecting | S::Connected, LinkState::Connected) => {
-            Transition::to(S::Connected, Status::Connected)
+        (S::Connecting, LinkState::Connected) => Transition::to(S::Connected, Status::Connected),
+        (S::Connecting, LinkState::Failed) => Transition::to(S::Ended, Status::ConnectionFailed),
+        _ => Transition::stay(state),
+    }
+}
+
+/// The part of [`transition`] driven by [`Health`]: a connected call shows what is being
+/// restored, and becomes `connected` again by itself once everything is back. Before the call
+/// first connects, the state stays and only the status line tells of an outage.
+fn health_transition(state: CallState, health: &Health) -> Transition {
+    use CallState as S;
+    let gap = health.interruption();
+    match (state, gap) {
+        (S::Connected | S::Reconnecting, None) => Transition::to(S::Connected, Status::Connected),
+        (S::Connected | S::Reconnecting, Some(gap)) => {
+            Transition::to(S::Reconnecting, Status::Reconnecting(gap))
         }
-        (S::Connected, LinkState::Disconnected) => {
-            Transition::to(S::Connecting, Status::Reconnecting)
+        (S::Waiting | S::Connecting, Some(gap @ (Interruption::Server | Interruption::Peer))) => {
+            Transition::to(state, Status::Reconnecting(gap))
         }
-        (S::Connecting | S::Connected, LinkState::Failed) => {
-            Transition::to(S::Ended, Status::ConnectionFailed)
-        }
+        // Before the first connection the media path is not "interrupted", just not up yet.
+        (S::Waiting, _) => Transition::to(
+            S::Waiting,
+            Status::Waiting {
+                link: health.link.clone(),
+            },
+        ),
+        (S::Connecting, _) => Transition::to(S::Connecting, Status::Connecting),
         _ => Transition::stay(state),
     }
 }
@@ -340,6 +418,9 @@ pub fn describe_error(code: ErrorCode, message: &str) -> String {
         }
         ErrorCode::RateLimited => "Too many messages too fast: please wait a moment.",
         ErrorCode::ServerBusy => "The server is busy. Please try again in a minute.",
+        ErrorCode::SeatInvalid | ErrorCode::SeatExpired => {
+            "Your place in the call could not be taken back: the call has ended."
+        }
         ErrorCode::InvalidJson
         | ErrorCode::UnknownType
         | ErrorCode::InvalidMessage
@@ -370,6 +451,7 @@ mod tests {
             (CallState::Waiting, "waiting"),
             (CallState::Connecting, "connecting"),
             (CallState::Connected, "connected"),
+            (CallState::Reconnecting, "reconnecting"),
             (CallState::Full, "full"),
             (CallState::Ended, "ended"),
         ];
@@ -432,24 +514,90 @@ mod tests {
         }
     }
 
+    fn health(server_up: bool, peer_present: bool, media_up: bool) -> Trigger {
+        Trigger::Health(Health {
+            server_up,
+            peer_present,
+            media_up,
+            link: "https://example.org/r/abc".into(),
+        })
+    }
+
     #[test]
-    fn a_dropped_connection_goes_back_to_connecting_and_says_so() {
-        let t = transition(
-            CallState::Connected,
-            &Trigger::Link(LinkState::Disconnected),
-        );
-        assert_eq!(t.state, CallState::Connecting);
-        assert_eq!(t.status, Some(Status::Reconnecting));
+    fn a_first_connection_that_fails_ends_the_call() {
         assert_eq!(
-            after(CallState::Connecting, Trigger::Link(LinkState::Connected)),
-            CallState::Connected
+            after(CallState::Connecting, Trigger::Link(LinkState::Failed)),
+            CallState::Ended
         );
     }
 
     #[test]
-    fn a_failed_connection_ends_the_call() {
+    fn a_connected_call_ignores_raw_link_changes_and_follows_health() {
+        for link in [LinkState::Disconnected, LinkState::Failed] {
+            assert_eq!(
+                after(CallState::Connected, Trigger::Link(link)),
+                CallState::Connected
+            );
+        }
+        let t = transition(CallState::Connected, &health(true, true, false));
+        assert_eq!(t.state, CallState::Reconnecting);
+        assert_eq!(t.status, Some(Status::Reconnecting(Interruption::Media)));
+        let t = transition(CallState::Reconnecting, &health(true, true, true));
+        assert_eq!(t.state, CallState::Connected);
+        assert_eq!(t.status, Some(Status::Connected));
+    }
+
+    #[test]
+    fn the_most_fundamental_gap_is_named() {
+        let cases = [
+            (health(false, false, false), Interruption::Server),
+            (health(false, true, true), Interruption::Server),
+            (health(true, false, true), Interruption::Peer),
+            (health(true, true, false), Interruption::Media),
+        ];
+        for (trigger, gap) in cases {
+            let t = transition(CallState::Connected, &trigger);
+            assert_eq!(t.status, Some(Status::Reconnecting(gap)), "{trigger:?}");
+            assert_eq!(t.state, CallState::Reconnecting);
+        }
+    }
+
+    #[test]
+    fn an_outage_while_waiting_keeps_the_state_and_says_so() {
+        let t = transition(CallState::Waiting, &health(false, false, false));
+        assert_eq!(t.state, CallState::Waiting);
+        assert_eq!(t.status, Some(Status::Reconnecting(Interruption::Server)));
+        // Back: the link to share is shown again (a media path that is not up yet is no
+        // outage before the first connection).
+        let t = transition(CallState::Waiting, &health(true, true, false));
+        assert_eq!(t.state, CallState::Waiting);
         assert_eq!(
-            after(CallState::Connected, Trigger::Link(LinkState::Failed)),
+            t.status.as_ref().and_then(Status::link),
+            Some("https://example.org/r/abc")
+        );
+        let t = transition(CallState::Connecting, &health(true, true, false));
+        assert_eq!(t, Transition::to(CallState::Connecting, Status::Connecting));
+        let t = transition(CallState::Connecting, &health(true, false, false));
+        assert_eq!(t.status, Some(Status::Reconnecting(Interruption::Peer)));
+    }
+
+    #[test]
+    fn health_changes_nothing_outside_a_call() {
+        for state in [CallState::Idle, CallState::Ended, CallState::Full] {
+            let t = transition(state, &health(false, false, false));
+            assert_eq!(t, Transition::stay(state));
+        }
+    }
+
+    #[test]
+    fn one_can_hang_up_while_reconnecting() {
+        assert!(CallState::Reconnecting.in_room());
+        assert_eq!(
+            after(CallState::Reconnecting, Trigger::HungUp),
+            CallState::Ended
+        );
+        assert_eq!(
+            after(CallState::Reconnecting, Trigger::PeerLeft),
             CallState::Ended
         );
     }

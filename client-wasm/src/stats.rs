@@ -1,16 +1,19 @@
 //! The call report's content: which path the media took, picked from `getStats()` entries,
 //! and how long the call took to set up. Pure Rust: `call.rs` turns the browser's
-//! `RTCStatsReport` into [`Stat`]s, and the choice is unit-tested natively here.
+//! `RTCStatsReport` into [`Stat`]s, and the choice is unit-tested natively here. The live
+//! statistics panel (`live_stats.rs`) reads the same entries.
 
 use visavis_shared::MediaPath;
 
-/// One field value of a stats entry, as far as the path choice cares.
+/// One field value of a stats entry.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StatValue {
     /// A string field (ids, states, candidate types).
     Text(String),
     /// A boolean field (`selected`, `nominated`).
     Flag(bool),
+    /// A numeric field (byte and packet counters, times, frame sizes).
+    Number(f64),
 }
 
 /// One entry of an `RTCStatsReport`: its `type`, its `id`, and the fields that were read.
@@ -24,7 +27,8 @@ pub struct Stat {
     pub fields: Vec<(String, StatValue)>,
 }
 
-/// The fields worth reading from each entry; everything else is left in the browser.
+/// The fields worth reading from each entry; everything else is left in the browser. The first
+/// group names the media path; the rest feed the live statistics panel.
 pub const FIELDS: &[&str] = &[
     "selectedCandidatePairId",
     "localCandidateId",
@@ -33,12 +37,38 @@ pub const FIELDS: &[&str] = &[
     "selected",
     "nominated",
     "candidateType",
+    // Live statistics: which stream an RTP entry is and its codec…
+    "kind",
+    "mediaType",
+    "codecId",
+    "mimeType",
+    // …its counters, read twice to get rates…
+    "timestamp",
+    "bytesSent",
+    "bytesReceived",
+    "packetsLost",
+    "packetsReceived",
+    // …and its current values.
+    "jitter",
+    "currentRoundTripTime",
+    "roundTripTime",
+    "frameWidth",
+    "frameHeight",
+    "framesPerSecond",
 ];
 
 impl Stat {
-    fn text(&self, name: &str) -> Option<&str> {
+    pub(crate) fn text(&self, name: &str) -> Option<&str> {
         self.fields.iter().find_map(|(field, value)| match value {
             StatValue::Text(text) if field == name => Some(text.as_str()),
+            _ => None,
+        })
+    }
+
+    /// A numeric field, if it is there and finite.
+    pub(crate) fn number(&self, name: &str) -> Option<f64> {
+        self.fields.iter().find_map(|(field, value)| match value {
+            StatValue::Number(number) if field == name && number.is_finite() => Some(*number),
             _ => None,
         })
     }
@@ -49,7 +79,7 @@ impl Stat {
             .any(|(field, value)| field == name && *value == StatValue::Flag(true))
     }
 
-    fn is(&self, kind: &str) -> bool {
+    pub(crate) fn is(&self, kind: &str) -> bool {
         self.kind == kind
     }
 }
@@ -57,7 +87,7 @@ impl Stat {
 /// The candidate pair the media flows over: the one the `transport` entry names (Chrome,
 /// Safari); else the one flagged `selected` (Firefox); else a nominated pair whose checks
 /// succeeded.
-fn selected_pair(stats: &[Stat]) -> Option<&Stat> {
+pub(crate) fn selected_pair(stats: &[Stat]) -> Option<&Stat> {
     let pairs = || stats.iter().filter(|s| s.is("candidate-pair"));
     let named = stats
         .iter()
@@ -72,7 +102,11 @@ fn selected_pair(stats: &[Stat]) -> Option<&Stat> {
 }
 
 /// The `candidateType` of the entry of `kind` with `id`.
-fn candidate_type<'a>(stats: &'a [Stat], kind: &str, id: Option<&str>) -> Option<&'a str> {
+pub(crate) fn candidate_type<'a>(
+    stats: &'a [Stat],
+    kind: &str,
+    id: Option<&str>,
+) -> Option<&'a str> {
     let id = id?;
     stats
         .iter()

@@ -12,7 +12,9 @@ use super::call_controls::CallControls;
 use super::chat_panel::ChatPanel;
 use super::check_page::CheckPage;
 use super::file_panel::{files_of, FilePanel};
+use super::prejoin::DevicePanel;
 use super::room_form::RoomForm;
+use super::stats_panel::StatsPanel;
 use super::status_line::StatusLine;
 use super::video_tile::VideoTile;
 use crate::browser;
@@ -36,6 +38,11 @@ pub fn App() -> impl IntoView {
 fn CallPage() -> impl IntoView {
     let vm = ViewModel::new(initial_room_input());
     let controller = Controller::new(vm);
+    // The pre-join preview and the device lists; a seat taken back below takes the preview's
+    // camera over.
+    controller.start_devices();
+    // A reloaded call page takes its seat back by itself.
+    controller.resume();
     let relay_only = controller.ice_policy() == IcePolicy::Relay;
     let controller = StoredValue::new_local(controller);
 
@@ -65,6 +72,7 @@ fn CallPage() -> impl IntoView {
             <main class="app-main">
                 <section class="controls" aria-label="Call">
                     <RoomForm vm=vm controller=controller />
+                    <DevicePanel vm=vm controller=controller />
                     <StatusLine vm=vm controller=controller />
                     <CallControls vm=vm controller=controller />
                     {relay_only
@@ -96,6 +104,7 @@ fn CallPage() -> impl IntoView {
                         muted=false
                         mirrored=false
                         tile_id="remoteTile"
+                        sink_id=vm.devices.speaker
                         attr:data-remote-audio=move || controls::on_off(vm.remote_audio.get())
                         attr:data-remote-video=move || controls::on_off(vm.remote_video.get())
                     >
@@ -122,6 +131,7 @@ fn CallPage() -> impl IntoView {
                 <div class="side">
                     <ChatPanel vm=vm controller=controller />
                     <FilePanel vm=vm controller=controller />
+                    <StatsPanel vm=vm />
                 </div>
             </main>
             <footer class="app-footer">

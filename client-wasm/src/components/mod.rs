@@ -6,7 +6,9 @@ mod call_controls;
 mod chat_panel;
 mod check_page;
 mod file_panel;
+mod prejoin;
 mod room_form;
+mod stats_panel;
 mod status_line;
 mod video_tile;
 

@@ -1,9 +1,11 @@
 //! One video with its caption. The stream is attached with `srcObject` from an effect, the only
-//! place a `MediaStream` meets the DOM.
+//! place a `MediaStream` meets the DOM; so is the chosen speaker (`setSinkId`), where the
+//! browser has it.
 
 use leptos::html;
 use leptos::logging::warn;
 use leptos::prelude::*;
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlVideoElement, MediaStream};
 
@@ -28,6 +30,10 @@ pub fn VideoTile(
     /// The id of the tile itself (the container of the video and its badges), if it needs one.
     #[prop(optional)]
     tile_id: Option<&'static str>,
+    /// The speaker to play the sound on (`None` inside: the system's default), for a video
+    /// that is heard.
+    #[prop(optional, into)]
+    sink_id: Option<Signal<Option<String>>>,
     /// Badges shown over the video.
     #[prop(optional)]
     children: Option<Children>,
@@ -39,6 +45,14 @@ pub fn VideoTile(
             show(&element, current.as_ref());
         }
     });
+    if let Some(sink_id) = sink_id {
+        Effect::new(move |_| {
+            let id = sink_id.get();
+            if let Some(element) = video.get() {
+                play_to(&element, id.as_deref().unwrap_or_default());
+            }
+        });
+    }
     let empty = move || stream.with(Option::is_none);
 
     view! {
@@ -81,5 +95,37 @@ fn show(element: &HtmlVideoElement, stream: Option<&MediaStream>) {
             }
         }),
         Err(err) => warn!("video: play() failed: {}", js_error::describe(&err)),
+    }
+}
+
+/// Sends the element's sound to the speaker `id` (empty: the system's default) with
+/// `setSinkId`, called by name: browsers without it keep the default speaker, and the picker is
+/// hidden there.
+fn play_to(element: &HtmlVideoElement, id: &str) {
+    let method = js_sys::Reflect::get(element, &"setSinkId".into())
+        .ok()
+        .and_then(|method| method.dyn_into::<js_sys::Function>().ok());
+    let Some(method) = method else {
+        return;
+    };
+    let current = js_sys::Reflect::get(element, &"sinkId".into())
+        .ok()
+        .and_then(|sink| sink.as_string());
+    if current.as_deref() == Some(id) {
+        return;
+    }
+    let promise = method
+        .call1(element, &id.into())
+        .ok()
+        .and_then(|value| value.dyn_into::<js_sys::Promise>().ok());
+    if let Some(promise) = promise {
+        spawn_local(async move {
+            if let Err(err) = JsFuture::from(promise).await {
+                warn!(
+                    "video: the chosen speaker could not be used: {}",
+                    js_error::describe(&err)
+                );
+            }
+        });
     }
 }

@@ -1,0 +1,80 @@
+//! The live statistics of the call: once it connects, reads `getStats()` every second while
+//! the call lasts and publishes each reading, compared with the one before, to the view model
+//! (`live_stats.rs` does the arithmetic). Teardown clears them; the loop ends by itself once
+//! the attempt it belongs to is over.
+
+use std::rc::Rc;
+
+use leptos::logging::warn;
+use leptos::prelude::*;
+use wasm_bindgen_futures::spawn_local;
+
+use crate::browser;
+use crate::live_stats::{self, LiveStats};
+use crate::stats::{self, Stat};
+
+use super::Inner;
+
+/// How often the statistics are read: once a second, the resolution of the plots.
+const STATS_INTERVAL_MS: i32 = 1000;
+
+impl Inner {
+    /// Starts reading the statistics of the call that has just connected, and publishes its
+    /// set-up time: from the moment both people were in the room to now (the same span as the
+    /// call report's `setup_ms`). The statistics stay in place while the call lasts, so a
+    /// later `connected` (after the connection recovered) finds them there and starts no
+    /// second loop.
+    pub(super) fn start_stats_loop(self: &Rc<Self>) {
+        if self.vm.call_stats.with_untracked(Option::is_some) {
+            return;
+        }
+        let setup_ms = self
+            .setup_started
+            .get()
+            .map(|start| stats::elapsed_ms(start, browser::monotonic_ms()));
+        self.vm.call_stats.set(Some(LiveStats::new(setup_ms)));
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        spawn_local(async move {
+            let mut previous: Option<Vec<Stat>> = None;
+            // Only a change of error is logged, not the same one every second.
+            let mut last_error: Option<String> = None;
+            loop {
+                // The peer connection is looked up each time: it may be replaced while the
+                // call goes on (a recovered connection), and its statistics are the call's.
+                let negotiator = match weak.upgrade() {
+                    Some(inner) if inner.attempt.get() == attempt => inner.negotiator(),
+                    _ => return,
+                };
+                if let Some(negotiator) = negotiator {
+                    let reading = negotiator.stats().await;
+                    let Some(inner) = weak.upgrade() else {
+                        return;
+                    };
+                    if inner.attempt.get() != attempt {
+                        return;
+                    }
+                    match reading {
+                        Ok(current) => {
+                            let snapshot = live_stats::snapshot(previous.as_deref(), &current);
+                            inner.vm.call_stats.update(|live| {
+                                if let Some(live) = live {
+                                    live.record(snapshot);
+                                }
+                            });
+                            previous = Some(current);
+                            last_error = None;
+                        }
+                        Err(err) => {
+                            if last_error.as_ref() != Some(&err) {
+                                warn!("call: live statistics: {err}");
+                            }
+                            last_error = Some(err);
+                        }
+                    }
+                }
+                browser::sleep(STATS_INTERVAL_MS).await;
+            }
+        });
+    }
+}
