@@ -206,9 +206,35 @@ pub struct TestApp {
     relay_addr: Option<SocketAddr>,
     relay_url: Option<String>,
     relay_ports: Option<std::ops::RangeInclusive<u16>>,
+    /// The command line it was built from, with the ports it bound (so it can be started again
+    /// on the same ports, see [`TestApp::start_again`]).
+    args: Vec<std::ffi::OsString>,
     _data_dir: tempfile::TempDir,
+    /// The running server; `None` once it has been stopped.
+    running: std::sync::Mutex<Option<RunningServer>>,
+}
+
+/// One run of the server: how to stop it, and the task that serves.
+struct RunningServer {
     stop: StopServer,
     server: tokio::task::JoinHandle<()>,
+}
+
+impl RunningServer {
+    /// Serves `app` on a task of this runtime.
+    fn spawn(app: visavis::startup::Application) -> RunningServer {
+        let handle = app.handle();
+        let stop: StopServer = Box::new(move || {
+            let handle = handle.clone();
+            Box::pin(async move { handle.stop(false).await })
+        });
+        let server = tokio::spawn(async move {
+            if let Err(error) = app.run_until_stopped().await {
+                eprintln!("visavis server stopped with an error: {error:#}");
+            }
+        });
+        RunningServer { stop, server }
+    }
 }
 
 impl TestApp {
@@ -238,7 +264,7 @@ impl TestApp {
             "".into(),
         ];
         args.extend(options.args.iter().map(Into::into));
-        let config = visavis::config::Config::try_parse_from(args)
+        let config = visavis::config::Config::try_parse_from(args.clone())
             .with_context(|| format!("the app's flags {:?}", options.args))?;
         let relay_ports = config
             .turn_listen
@@ -256,24 +282,16 @@ impl TestApp {
         let relay_url = relay_host.zip(relay_addr).map(|(host, addr)| {
             format!("turn:{}?transport=udp", SocketAddr::new(host, addr.port()))
         });
-        let handle = app.handle();
-        let stop: StopServer = Box::new(move || {
-            let handle = handle.clone();
-            Box::pin(async move { handle.stop(false).await })
-        });
-        let server = tokio::spawn(async move {
-            if let Err(error) = app.run_until_stopped().await {
-                eprintln!("visavis server stopped with an error: {error:#}");
-            }
-        });
+        let args = pin_bound_addresses(args, port, relay_addr);
+        let running = RunningServer::spawn(app);
         Ok(TestApp {
             port,
             relay_addr,
             relay_url,
             relay_ports,
+            args,
             _data_dir: data_dir,
-            stop,
-            server,
+            running: std::sync::Mutex::new(Some(running)),
         })
     }
 
@@ -319,18 +337,149 @@ impl TestApp {
 impl TestApp {
     /// Stops the server (without waiting for open connections to finish).
     pub async fn stop(&self) {
-        if tokio::time::timeout(Duration::from_secs(10), (self.stop)())
+        let running = self.take_running();
+        let Some(running) = running else {
+            return;
+        };
+        if tokio::time::timeout(Duration::from_secs(10), (running.stop)())
             .await
             .is_err()
         {
             eprintln!("the visavis server did not stop within 10 s");
         }
+        running.server.abort();
     }
+
+    /// Takes the running server out, leaving `None`.
+    fn take_running(&self) -> Option<RunningServer> {
+        match self.running.lock() {
+            Ok(mut running) => running.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        }
+    }
+
+    /// Whether the server runs now (it was not stopped, or was started again).
+    pub fn is_running(&self) -> bool {
+        match self.running.lock() {
+            Ok(running) => running.is_some(),
+            Err(poisoned) => poisoned.into_inner().is_some(),
+        }
+    }
+
+    /// Stops the server abruptly, as when its process dies: no graceful shutdown, every open
+    /// connection (WebSockets included) is dropped without a close frame, and in-memory state
+    /// (rooms, seats) is gone. The data directory stays, for [`TestApp::start_again`]. Returns
+    /// once the port refuses connections.
+    pub async fn kill(&self) {
+        if let Some(running) = self.take_running() {
+            // `stop(false)` ends each worker at once; its runtime, with every connection's
+            // task, is dropped, so the sockets close without any WebSocket close frame.
+            if tokio::time::timeout(Duration::from_secs(10), (running.stop)())
+                .await
+                .is_err()
+            {
+                eprintln!("the visavis server did not stop within 10 s");
+            }
+            running.server.abort();
+            let _ = running.server.await;
+        }
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_ok() {
+            if Instant::now() >= deadline {
+                panic!("the killed visavis server still accepts connections on {addr}");
+            }
+            tokio::time::sleep(POLL_INTERVAL).await;
+        }
+    }
+
+    /// Starts the server again after [`TestApp::kill`] (or [`TestApp::stop`]): the same flags,
+    /// the same data directory (so seat tokens it signed stay valid), the same port (and the
+    /// same built-in relay address, if it runs one). Retries binding for a few seconds, in case
+    /// the old sockets are not released yet. Returns once it accepts connections.
+    pub async fn start_again(&self) -> anyhow::Result<()> {
+        if self.is_running() {
+            bail!("the visavis server is still running");
+        }
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let app = loop {
+            let config = visavis::config::Config::try_parse_from(self.args.clone())
+                .context("the app's flags")?;
+            match visavis::startup::Application::build(config).await {
+                Ok(app) => break app,
+                Err(error) if Instant::now() < deadline => {
+                    eprintln!("starting the visavis server again failed, retrying: {error:#}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+                Err(error) => return Err(error.context("starting the visavis server again")),
+            }
+        };
+        if app.port() != self.port {
+            bail!(
+                "the restarted server bound port {} instead of {}",
+                app.port(),
+                self.port
+            );
+        }
+        let running = RunningServer::spawn(app);
+        match self.running.lock() {
+            Ok(mut slot) => *slot = Some(running),
+            Err(poisoned) => *poisoned.into_inner() = Some(running),
+        }
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, self.port));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            if Instant::now() >= deadline {
+                bail!("the restarted visavis server does not accept connections on {addr}");
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+/// The app's command line with the wildcard ports it was given replaced by the ones it bound:
+/// `--listen` gets `127.0.0.1:<port>` and `--turn-listen` (if the built-in relay runs) its
+/// bound address, so a restart comes back where the browsers expect it.
+fn pin_bound_addresses(
+    args: Vec<std::ffi::OsString>,
+    port: u16,
+    relay_addr: Option<SocketAddr>,
+) -> Vec<std::ffi::OsString> {
+    let mut pinned = Vec::with_capacity(args.len());
+    let mut args = args.into_iter();
+    while let Some(arg) = args.next() {
+        let text = arg.to_string_lossy().into_owned();
+        let replacement = match text.as_str() {
+            "--listen" => Some(format!("127.0.0.1:{port}")),
+            "--turn-listen" => relay_addr.map(|addr| addr.to_string()),
+            _ => None,
+        };
+        if let Some(value) = replacement {
+            pinned.push(arg);
+            // The flag's own value, replaced.
+            let _ = args.next();
+            pinned.push(value.into());
+        } else if text.starts_with("--listen=") {
+            pinned.push(format!("--listen=127.0.0.1:{port}").into());
+        } else if let (true, Some(addr)) = (text.starts_with("--turn-listen="), relay_addr) {
+            pinned.push(format!("--turn-listen={addr}").into());
+        } else {
+            pinned.push(arg);
+        }
+    }
+    pinned
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        self.server.abort();
+        let running = match self.running.get_mut() {
+            Ok(running) => running.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(running) = running {
+            running.server.abort();
+        }
     }
 }
 

@@ -412,6 +412,71 @@ impl Coturn {
         }
     }
 
+    /// Whether coturn runs now (started, and not stopped since).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
+    /// Starts coturn again after [`Coturn::stop`], as the same server: the same address and
+    /// ports, the same secret, the same directory, logging into the same log (a line
+    /// `---- coturn started again ----` marks the restart). Waits until it answers STUN; retries
+    /// if it exits at once (e.g. a port not released yet).
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        if self.child.is_some() {
+            bail!("coturn is still running");
+        }
+        if let Ok(mut lines) = self.log.lock() {
+            lines.push("---- coturn started again ----".to_owned());
+        }
+        let args = coturn_args(self.port, &self.relay_ports, &self.secret, self._dir.path());
+        let deadline = Instant::now() + COTURN_START_TIMEOUT;
+        loop {
+            let mut child = Command::new(COTURN_BINARY)
+                .args(&args)
+                .current_dir(self._dir.path())
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .with_context(|| format!("starting {COTURN_BINARY} again"))?;
+            if let Some(stdout) = child.stdout.take() {
+                collect_lines(stdout, self.log.clone(), "");
+            }
+            if let Some(stderr) = child.stderr.take() {
+                collect_lines(stderr, self.log.clone(), "stderr: ");
+            }
+            loop {
+                if let Some(status) = child.try_wait()? {
+                    if Instant::now() >= deadline {
+                        bail!(
+                            "coturn exited again before it answered ({status}); its log:\n{}",
+                            self.log_text()
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(300)).await;
+                    break;
+                }
+                if wait_for_stun_answer(self.addr(), Duration::from_millis(600))
+                    .await
+                    .is_ok()
+                {
+                    self.child = Some(child);
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    bail!(
+                        "coturn did not answer STUN on {} within {COTURN_START_TIMEOUT:?} after \
+                         being started again; its log:\n{}",
+                        self.addr(),
+                        self.log_text()
+                    );
+                }
+            }
+        }
+    }
+
     /// Kills coturn and waits until its port no longer answers STUN.
     pub async fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

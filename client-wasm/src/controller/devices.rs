@@ -146,7 +146,8 @@ fn abandon(promise: Promise) {
     });
 }
 
-/// The index of a camera or microphone in the per-kind arrays.
+/// The index of a camera or microphone in the per-kind arrays (speakers are never switched
+/// here: the remote video follows the choice by itself).
 fn slot(kind: DeviceKind) -> usize {
     match kind {
         DeviceKind::Camera => 0,
@@ -481,7 +482,7 @@ impl Inner {
         Some((Scope::Call(self.attempt.get()), stream))
     }
 
-    /// The live track of `kind` in the local stream (preview or call), if any.
+    /// The track of `kind` in the local stream (preview or call), if any (it may have ended).
     fn track_in_use(&self, kind: DeviceKind) -> Option<MediaStreamTrack> {
         let (_, stream) = self.switch_target(kind)?;
         media::tracks_of(&stream, kind.track_kind()?)

@@ -29,6 +29,10 @@ const RELAY_GRACE_MS: i32 = 15_000;
 /// usable candidate). Working connections take a few seconds, even through a relay.
 const CONNECT_LIMIT_MS: i32 = 30_000;
 
+/// How long the polite side waits before making an offer of its own in a connected call
+/// (see [`Inner::negotiate`]): longer than an offer takes to cross the server.
+const POLITE_OFFER_DELAY_MS: i32 = 1_000;
+
 /// How many times, and how far apart, the stats are read for the media path: right after
 /// `connected` some browsers have not filled in the selected candidate pair yet.
 const PATH_TRIES: u32 = 10;
@@ -228,11 +232,49 @@ impl Inner {
 
     /// Makes an offer if the browser asks for one, or remembers to once the other side can
     /// be reached.
+    ///
+    /// Once the call has connected, the polite side (the Callee) waits [`POLITE_OFFER_DELAY_MS`]
+    /// before offering, and drops its offer if the other side renegotiated meanwhile (the
+    /// browser asks again if it still needs one). Perfect negotiation resolves a real
+    /// collision by rolling the polite side's offer back, and Chromium (156) stops rendering
+    /// that side's remote video after any rollback of a local offer; letting the impolite side
+    /// go first makes collisions rare instead of routine.
     pub(super) fn negotiate(self: &Rc<Self>) {
         if !self.can_signal() {
             self.recovery.borrow_mut().offer_wanted = true;
             return;
         }
+        let polite = self.role().is_some_and(Role::polite);
+        if !polite || !self.ice_watch.borrow().was_connected() {
+            self.offer_now();
+            return;
+        }
+        let offers_seen = self.recovery.borrow().remote_offers;
+        let weak = Rc::downgrade(self);
+        let attempt = self.attempt.get();
+        let serial = self.call_serial.get();
+        spawn_local(async move {
+            browser::sleep(POLITE_OFFER_DELAY_MS).await;
+            let Some(inner) = weak.upgrade() else {
+                return;
+            };
+            if inner.attempt.get() != attempt || inner.call_serial.get() != serial {
+                return;
+            }
+            if inner.recovery.borrow().remote_offers != offers_seen {
+                leptos::logging::log!("call: the other side renegotiated first; not offering");
+                return;
+            }
+            if !inner.can_signal() {
+                inner.recovery.borrow_mut().offer_wanted = true;
+                return;
+            }
+            inner.offer_now();
+        });
+    }
+
+    /// Makes the offer (or, if an offer of the other side is being answered, the answer).
+    fn offer_now(self: &Rc<Self>) {
         let Some(negotiator) = self.negotiator() else {
             return;
         };
@@ -251,6 +293,9 @@ impl Inner {
             warn!("signaling: ignored an offer: there is no call");
             return;
         };
+        self.recovery
+            .borrow_mut()
+            .offer_arrived(browser::monotonic_ms());
         self.after(
             async move { negotiator.receive_offer(&sdp).await },
             |inner, answer| {

@@ -5,6 +5,12 @@
 //! `--relay` measures relay-only calls (`?ice=relay`) through the built-in TURN relay on
 //! loopback; `--compare` measures both, one after the other, and prints them side by side.
 //!
+//! `--recovery N` measures how fast a call comes back by itself: N restarts of the signaling
+//! server within one direct call (killed abruptly, started again on the same port and data
+//! directory), then N outages of the only media path within one relay-only call (coturn killed
+//! and started again), each timed from the moment the server or relay is back to both pages
+//! showing `connected`; prints the medians side by side. The relay outages need coturn.
+//!
 //! Timing is taken on the host: an `Instant` just before the click, then both pages are polled
 //! (about every 50 ms) until each remote video has `videoWidth > 0` and a growing decoded frame
 //! count. The figures include that polling granularity and the WebDriver round trips.
@@ -13,10 +19,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use visavis_e2e::turn::random_secret;
+use visavis_e2e::turn::{random_secret, Coturn};
 use visavis_e2e::{
-    is_playing, relay_room_path, room_path, unique_room, AppOptions, Person, TestContext,
-    VideoSample, STEP_TIMEOUT, VIDEO_TIMEOUT,
+    connect_pair_at, is_playing, relay_room_path, room_path, unique_room, AppOptions, Person,
+    TestContext, VideoSample, STEP_TIMEOUT, VIDEO_TIMEOUT,
 };
 
 /// Command-line options.
@@ -36,6 +42,11 @@ struct Args {
     /// a fresh app each; prints both side by side.
     #[arg(long)]
     compare: bool,
+
+    /// Instead of set-up times: N server restarts within one call and N relay (coturn)
+    /// outages within another; prints the median recovery times side by side.
+    #[arg(long, value_name = "N", conflicts_with_all = ["relay", "compare"])]
+    recovery: Option<usize>,
 }
 
 /// How the calls are routed.
@@ -110,6 +121,12 @@ struct CallTiming {
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    if let Some(outages) = args.recovery {
+        if outages == 0 {
+            bail!("--recovery must be at least 1");
+        }
+        return measure_recovery(outages).await;
+    }
     if args.calls == 0 {
         bail!("--calls must be at least 1");
     }
@@ -263,6 +280,222 @@ async fn time_until_both_play(
                 previous[0],
                 callee.call_state().await,
                 previous[1]
+            );
+        }
+        tokio::time::sleep(SAMPLE_INTERVAL).await;
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recovery after outages (`--recovery N`)
+// ---------------------------------------------------------------------------------------------
+
+/// What breaks in a recovery measurement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outage {
+    /// The signaling server is killed and started again; media flows on meanwhile.
+    ServerRestart,
+    /// coturn, the only media path of a relay-only call, is killed and started again.
+    RelayOutage,
+}
+
+impl Outage {
+    fn name(self) -> &'static str {
+        match self {
+            Outage::ServerRestart => "server restart",
+            Outage::RelayOutage => "network break",
+        }
+    }
+}
+
+/// How long the server or the relay stays down in each outage, once both pages show
+/// `reconnecting`.
+const OUTAGE: Duration = Duration::from_secs(5);
+
+/// How long both pages may take to show `reconnecting`, and then `connected` again.
+const RECOVERY_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// Median, minimum and maximum of some durations, in milliseconds.
+fn summarize(durations: &[Duration]) -> Summary {
+    let timings: Vec<CallTiming> = durations
+        .iter()
+        .map(|&both| CallTiming {
+            both,
+            caller: both,
+            callee: both,
+        })
+        .collect();
+    Summary::of(&timings)
+}
+
+async fn measure_recovery(outages: usize) -> anyhow::Result<()> {
+    let mut summaries = Vec::new();
+    for outage in [Outage::ServerRestart, Outage::RelayOutage] {
+        println!("-- {} x {outages} --", outage.name());
+        let times = run_recovery(outage, outages).await?;
+        let summary = summarize(&times);
+        println!(
+            "{}: outages: {}  median: {:.0} ms  min: {:.0} ms  max: {:.0} ms",
+            outage.name(),
+            summary.calls,
+            summary.median,
+            summary.min,
+            summary.max
+        );
+        summaries.push((outage, summary));
+    }
+    println!();
+    println!(
+        "{:<16} {:>7} {:>10} {:>8} {:>8}",
+        "recovery after", "outages", "median", "min", "max"
+    );
+    for (outage, summary) in &summaries {
+        println!(
+            "{:<16} {:>7} {:>7.0} ms {:>5.0} ms {:>5.0} ms",
+            outage.name(),
+            summary.calls,
+            summary.median,
+            summary.min,
+            summary.max
+        );
+    }
+    println!(
+        "(from starting the server / relay again to both pages `connected`; each outage lasts \
+         {} s after both pages show `reconnecting`)",
+        OUTAGE.as_secs()
+    );
+    Ok(())
+}
+
+/// One call with `outages` outages of one kind; returns each recovery time.
+async fn run_recovery(outage: Outage, outages: usize) -> anyhow::Result<Vec<Duration>> {
+    let test_name = format!("measure_recovery_{outage:?}");
+    let (options, coturn) = match outage {
+        Outage::ServerRestart => (AppOptions::new(), None),
+        Outage::RelayOutage => {
+            let coturn = Coturn::start(&random_secret()).await?;
+            let options = AppOptions::new()
+                .external_turn(&coturn.turn_url(), coturn.secret())
+                .log_source("coturn", coturn.log_handle());
+            (options, Some(coturn))
+        }
+    };
+    let ctx = TestContext::start_with(&test_name, options).await?;
+    let outcome = tokio::spawn(measure_outages(ctx.clone(), coturn, outages)).await;
+    let result = match outcome {
+        Ok(result) => result,
+        Err(join_error) => Err(anyhow::anyhow!("the measurement panicked: {join_error}")),
+    };
+    if result.is_err() {
+        ctx.save_diagnostics().await;
+    }
+    ctx.close_browsers().await;
+    ctx.app().stop().await;
+    result
+}
+
+/// Sets up one call (relay-only if `coturn` is given), then breaks and restores the server (or
+/// coturn) `outages` times, timing each recovery.
+async fn measure_outages(
+    ctx: TestContext,
+    mut coturn: Option<Coturn>,
+    outages: usize,
+) -> anyhow::Result<Vec<Duration>> {
+    let caller = ctx.person("caller").await;
+    let callee = ctx.person("callee").await;
+    let room = unique_room("recovery");
+    let path = if coturn.is_some() {
+        relay_room_path(&room)
+    } else {
+        room_path(&room)
+    };
+    connect_pair_at(&caller, &callee, &path).await;
+
+    let mut times = Vec::with_capacity(outages);
+    for n in 1..=outages {
+        match coturn.as_mut() {
+            Some(coturn) => coturn.stop().await,
+            None => ctx.app().kill().await,
+        }
+        let down = Instant::now();
+        let noticed = time_until_both(&caller, &callee, "reconnecting", down)
+            .await
+            .with_context(|| format!("outage {n}: noticing"))?;
+        tokio::time::sleep(OUTAGE).await;
+        // Timed from the start command: a page may reconnect before the start returns (coturn
+        // takes a moment to answer the harness's STUN probe).
+        let back = Instant::now();
+        match coturn.as_mut() {
+            Some(coturn) => coturn.start_again().await?,
+            None => ctx.app().start_again().await?,
+        }
+        let recovered = time_until_both(&caller, &callee, "connected", back)
+            .await
+            .with_context(|| format!("outage {n}: recovering"))?;
+        println!(
+            "outage {n}: both reconnecting after {:.0} ms; both connected {:.0} ms after the {} \
+             was started again (down {:.0} ms)",
+            millis(noticed),
+            millis(recovered),
+            if coturn.is_some() { "relay" } else { "server" },
+            millis(back.duration_since(down))
+        );
+        times.push(recovered);
+        let (caller_plays, callee_plays) = tokio::join!(
+            plays_within(&caller, Duration::from_secs(10)),
+            plays_within(&callee, Duration::from_secs(10))
+        );
+        if !(caller_plays && callee_plays) {
+            println!(
+                "outage {n}: WARNING: remote video frozen after the recovery: caller {}, \
+                 callee {}",
+                if caller_plays { "plays" } else { "frozen" },
+                if callee_plays { "plays" } else { "frozen" }
+            );
+        }
+    }
+    Ok(times)
+}
+
+/// Whether `person`'s remote video shows a newly decoded frame within `timeout`.
+async fn plays_within(person: &Person, timeout: Duration) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut previous = None;
+    while Instant::now() < deadline {
+        if let Some(now) = person.video_sample("remoteVideo").await {
+            if is_playing(previous, now) {
+                return true;
+            }
+            previous = Some(now);
+        }
+        tokio::time::sleep(SAMPLE_INTERVAL).await;
+    }
+    false
+}
+
+/// Polls both pages until each shows `state`; returns when the later one did, from `since`.
+async fn time_until_both(
+    caller: &Person,
+    callee: &Person,
+    state: &str,
+    since: Instant,
+) -> anyhow::Result<Duration> {
+    let mut reached: [Option<Duration>; 2] = [None, None];
+    loop {
+        let (a, b) = tokio::join!(caller.call_state(), callee.call_state());
+        for (side, now) in [a, b].into_iter().enumerate() {
+            if reached[side].is_none() && now == state {
+                reached[side] = Some(since.elapsed());
+            }
+        }
+        if let [Some(a), Some(b)] = reached {
+            return Ok(a.max(b));
+        }
+        if since.elapsed() > RECOVERY_TIMEOUT {
+            bail!(
+                "not both {state} after {RECOVERY_TIMEOUT:?}: caller {}, callee {}",
+                caller.describe().await,
+                callee.describe().await
             );
         }
         tokio::time::sleep(SAMPLE_INTERVAL).await;
