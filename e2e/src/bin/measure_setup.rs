@@ -176,8 +176,16 @@ async fn main() -> anyhow::Result<()> {
 async fn run_mode(mode: Mode, calls: usize) -> anyhow::Result<Vec<CallTiming>> {
     let test_name = format!("measure_setup_{}", mode.name());
     let ctx = TestContext::start_with(&test_name, mode.app_options()?).await?;
-    let outcome = tokio::spawn(measure(ctx.clone(), mode, calls)).await;
-    let result = match outcome {
+    run_in(ctx.clone(), measure(ctx, mode, calls)).await
+}
+
+/// Runs one measurement in `ctx`, catching a panic as an error; on failure saves the pages'
+/// diagnostics. Closes the browsers and stops the app either way.
+async fn run_in<T: Send + 'static>(
+    ctx: TestContext,
+    measurement: impl std::future::Future<Output = anyhow::Result<T>> + Send + 'static,
+) -> anyhow::Result<T> {
+    let result = match tokio::spawn(measurement).await {
         Ok(result) => result,
         Err(join_error) => Err(anyhow::anyhow!("the measurement panicked: {join_error}")),
     };
@@ -381,17 +389,7 @@ async fn run_recovery(outage: Outage, outages: usize) -> anyhow::Result<Vec<Dura
         }
     };
     let ctx = TestContext::start_with(&test_name, options).await?;
-    let outcome = tokio::spawn(measure_outages(ctx.clone(), coturn, outages)).await;
-    let result = match outcome {
-        Ok(result) => result,
-        Err(join_error) => Err(anyhow::anyhow!("the measurement panicked: {join_error}")),
-    };
-    if result.is_err() {
-        ctx.save_diagnostics().await;
-    }
-    ctx.close_browsers().await;
-    ctx.app().stop().await;
-    result
+    run_in(ctx.clone(), measure_outages(ctx, coturn, outages)).await
 }
 
 /// Sets up one call (relay-only if `coturn` is given), then breaks and restores the server (or
