@@ -1,6 +1,6 @@
 //! The page: picks the call page or the connectivity check page from the address, creates the
-//! call page's view model and controller, lays out its parts, and publishes the call state on
-//! `<body data-call-state>`. It also takes files dropped anywhere on the window (with a drop
+//! call page's view model, controller and view state, lays out its screens, and publishes the
+//! call state on `<body data-call-state>` (and the screen on `data-screen`). It also takes files dropped anywhere on the window (with a drop
 //! highlight) for the file panel.
 
 use leptos::ev;
@@ -8,18 +8,14 @@ use leptos::logging::warn;
 use leptos::prelude::*;
 use web_sys::DragEvent;
 
-use super::call_controls::CallControls;
-use super::chat_panel::ChatPanel;
+use super::call_screen::CallScreen;
+use super::call_view::CallView;
 use super::check_page::CheckPage;
-use super::file_panel::{files_of, FilePanel};
-use super::prejoin::DevicePanel;
-use super::room_form::RoomForm;
-use super::stats_panel::StatsPanel;
+use super::file_panel::files_of;
+use super::prejoin::PreJoin;
 use super::status_line::StatusLine;
-use super::video_tile::VideoTile;
 use crate::browser;
 use crate::controller::{initial_room_input, Controller};
-use crate::controls;
 use crate::link::{self, IcePolicy};
 use crate::model::ViewModel;
 
@@ -33,7 +29,7 @@ pub fn App() -> impl IntoView {
     }
 }
 
-/// The call page.
+/// The call page: the pre-join (and end) screen or the call screen, with the status line.
 #[component]
 fn CallPage() -> impl IntoView {
     let vm = ViewModel::new(initial_room_input());
@@ -45,15 +41,21 @@ fn CallPage() -> impl IntoView {
     controller.resume();
     let relay_only = controller.ice_policy() == IcePolicy::Relay;
     let controller = StoredValue::new_local(controller);
+    let view = CallView::new(vm);
 
     // Automated tests and CSS read the state from the body, so it must always match the page.
     Effect::new(move |_| {
         let state = vm.call_state.get();
+        let screen = view.screen.get();
         let Some(body) = document().body() else {
             return;
         };
-        if let Err(err) = body.dataset().set("callState", state.as_str()) {
+        let dataset = body.dataset();
+        if let Err(err) = dataset.set("callState", state.as_str()) {
             warn!("could not publish the call state: {err:?}");
+        }
+        if let Err(err) = dataset.set("screen", screen.as_str()) {
+            warn!("could not publish the screen: {err:?}");
         }
     });
 
@@ -61,79 +63,24 @@ fn CallPage() -> impl IntoView {
     let drop_active = move || dragging.get() > 0;
 
     view! {
-        <div class="app" class:drop-active=drop_active>
+        <div
+            class="app call-page"
+            class:drop-active=drop_active
+            class:app-side-open=move || view.panels.with(|p| p.side_open())
+        >
             <div class="drop-overlay" aria-hidden="true">
                 <p class="drop-text">"Drop files to send them"</p>
             </div>
             <header class="app-header">
-                <h1 class="brand">"visavis"</h1>
+                <p class="brand">
+                    <span class="brand-mark" aria-hidden="true"></span>
+                    "visavis"
+                </p>
                 <p class="tagline">"Private video calls for two"</p>
             </header>
-            <main class="app-main">
-                <section class="controls" aria-label="Call">
-                    <RoomForm vm=vm controller=controller />
-                    <DevicePanel vm=vm controller=controller />
-                    <StatusLine vm=vm controller=controller />
-                    <CallControls vm=vm controller=controller />
-                    {relay_only
-                        .then(|| {
-                            view! {
-                                <p id="iceMode" class="mode-note">
-                                    "Relay-only mode: this page sends and receives everything \
-                                     through the relay (TURN) server."
-                                </p>
-                            }
-                        })}
-                </section>
-                <section class="stage" aria-label="Videos">
-                    <VideoTile
-                        id="localVideo"
-                        label="You"
-                        empty_text="Your camera is off"
-                        stream=vm.local_stream
-                        muted=true
-                        mirrored=vm.local_mirrored
-                        tile_id="localTile"
-                        attr:data-source=move || if vm.sharing.get() { "screen" } else { "camera" }
-                    />
-                    <VideoTile
-                        id="remoteVideo"
-                        label="Them"
-                        empty_text="No one here yet"
-                        stream=vm.remote_stream
-                        muted=false
-                        mirrored=false
-                        tile_id="remoteTile"
-                        sink_id=vm.devices.speaker
-                        attr:data-remote-audio=move || controls::on_off(vm.remote_audio.get())
-                        attr:data-remote-video=move || controls::on_off(vm.remote_video.get())
-                    >
-                        <div class="tile-badges">
-                            <span
-                                id="remoteMuted"
-                                class="tile-badge"
-                                role="status"
-                                hidden=move || vm.remote_audio.get()
-                            >
-                                "Muted"
-                            </span>
-                            <span
-                                id="remoteCameraOff"
-                                class="tile-badge"
-                                role="status"
-                                hidden=move || vm.remote_video.get()
-                            >
-                                "Camera off"
-                            </span>
-                        </div>
-                    </VideoTile>
-                </section>
-                <div class="side">
-                    <ChatPanel vm=vm controller=controller />
-                    <FilePanel vm=vm controller=controller />
-                    <StatsPanel vm=vm />
-                </div>
-            </main>
+            <StatusLine vm=vm view=view controller=controller />
+            <PreJoin vm=vm view=view controller=controller relay_only=relay_only />
+            <CallScreen vm=vm view=view controller=controller />
             <footer class="app-footer">
                 <a href="/check">"Calls not working? Check your connection, camera and microphone."</a>
             </footer>

@@ -1,6 +1,8 @@
-//! The in-call control bar: Mute, Stop video, Share screen, Fullscreen and Picture-in-picture,
-//! the keyboard shortcuts (M, V, S, H; ignored while typing in a field) and their help text.
-//! Usable only while in a room.
+//! The floating control bar of the call screen: Mute and Stop video (each with a compact device
+//! picker), Share screen, Files, Settings, Chat (with the unread count), More (picture-in-picture,
+//! the connection check, the keyboard shortcuts' help) and Hang up; the keyboard shortcuts (M,
+//! V, S, H; ignored while typing in a field). Call actions are usable only while in a room. On
+//! a pointer device the bar fades out when the pointer rests (see `screen_state.rs`).
 
 use leptos::ev;
 use leptos::logging::warn;
@@ -9,97 +11,236 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlElement, KeyboardEvent};
 
+use super::call_view::CallView;
+use super::icons::{Icon, IconKind};
+use super::prejoin::DevicePicker;
+use super::screen_state::Panel;
+use crate::chat_unread::Unread;
 use crate::controller::Controller;
 use crate::controls::{self, SHORTCUTS};
+use crate::devices::DeviceKind;
 use crate::js_error;
+use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
 
 /// The control bar, with the window's keyboard shortcuts.
 #[component]
 pub fn CallControls(
     vm: ViewModel,
+    view: CallView,
     controller: StoredValue<Controller, LocalStorage>,
 ) -> impl IntoView {
     install_shortcuts(controller);
     let in_room = move || vm.call_state.get().in_room();
+    let in_call = move || vm.starting.get() || in_room();
     let pip_supported = picture_in_picture_enabled();
+    let model = vm.devices;
+    let more_open = move || view.is_open(Panel::More);
+    let unread_count = move || view.unread.with(Unread::count);
 
     view! {
-        <div class="call-controls" role="toolbar" aria-label="Call controls">
+        <div
+            id="controlBar"
+            class="control-bar"
+            class:bar-hidden=move || !view.bar_visible()
+            role="toolbar"
+            aria-label="Call controls"
+            on:focusin=move |_| view.bar_changed(|bar| bar.set_focus_inside(true))
+            on:focusout=move |ev| {
+                // Focus moving between the bar's own controls keeps it inside.
+                let inside = ev
+                    .related_target()
+                    .and_then(|target| target.dyn_into::<web_sys::Node>().ok())
+                    .zip(ev.current_target().and_then(|t| t.dyn_into::<web_sys::Node>().ok()))
+                    .is_some_and(|(to, bar)| bar.contains(Some(&to)));
+                view.bar_changed(|bar| bar.set_focus_inside(inside));
+            }
+            on:pointerenter=move |_| view.bar_changed(|bar| bar.set_hovered(true))
+            on:pointerleave=move |_| view.bar_changed(|bar| bar.set_hovered(false))
+        >
+            <div class="split-control">
+                <button
+                    id="muteButton"
+                    class="round-button"
+                    type="button"
+                    aria-pressed=move || (!vm.mic_on.get()).to_string()
+                    aria-keyshortcuts="M"
+                    class:round-off=move || !vm.mic_on.get()
+                    disabled=move || !in_room() || !vm.has_audio.get()
+                    on:click=move |_| controller.get_value().toggle_mic()
+                >
+                    {move || {
+                        let kind = if vm.mic_on.get() { IconKind::Mic } else { IconKind::MicOff };
+                        view! { <Icon kind=kind /> }
+                    }}
+                    <span class="round-label">{move || controls::mute_label(vm.mic_on.get())}</span>
+                </button>
+                <Show when=in_call>
+                    <DevicePicker
+                        kind=DeviceKind::Microphone
+                        select_id="microphoneSelect"
+                        label="Microphone"
+                        empty_text="No microphone available"
+                        model=model
+                        controller=controller
+                        compact=true
+                    />
+                </Show>
+            </div>
+            <div class="split-control">
+                <button
+                    id="cameraButton"
+                    class="round-button"
+                    type="button"
+                    aria-pressed=move || (!vm.camera_on.get()).to_string()
+                    aria-keyshortcuts="V"
+                    class:round-off=move || !vm.camera_on.get()
+                    disabled=move || !in_room() || !vm.has_video.get()
+                    on:click=move |_| controller.get_value().toggle_camera()
+                >
+                    {move || {
+                        let kind = if vm.camera_on.get() {
+                            IconKind::Camera
+                        } else {
+                            IconKind::CameraOff
+                        };
+                        view! { <Icon kind=kind /> }
+                    }}
+                    <span class="round-label">
+                        {move || controls::camera_label(vm.camera_on.get())}
+                    </span>
+                </button>
+                <Show when=in_call>
+                    <DevicePicker
+                        kind=DeviceKind::Camera
+                        select_id="cameraSelect"
+                        label="Camera"
+                        empty_text="No camera available"
+                        model=model
+                        controller=controller
+                        compact=true
+                    />
+                </Show>
+            </div>
+            <div class="bar-extra" class:bar-extra-open=more_open>
+                <button
+                    id="screenButton"
+                    class="round-button"
+                    type="button"
+                    aria-pressed=move || vm.sharing.get().to_string()
+                    aria-keyshortcuts="S"
+                    class:round-active=move || vm.sharing.get()
+                    disabled=move || !in_room() || !vm.can_share.get() || !vm.call_ready.get()
+                    on:click=move |_| controller.get_value().toggle_screen()
+                >
+                    <Icon kind=IconKind::Screen />
+                    <span class="round-label">{move || controls::screen_label(vm.sharing.get())}</span>
+                </button>
+                <button
+                    id="filesButton"
+                    class="round-button"
+                    type="button"
+                    aria-expanded=move || view.is_open(Panel::Files).to_string()
+                    aria-controls="filesPanel"
+                    class:round-active=move || view.is_open(Panel::Files)
+                    on:click=move |_| view.toggle(Panel::Files)
+                >
+                    <Icon kind=IconKind::Files />
+                    <span class="round-label">"Files"</span>
+                </button>
+                <button
+                    id="settingsButton"
+                    class="round-button"
+                    type="button"
+                    aria-haspopup="dialog"
+                    aria-expanded=move || view.is_open(Panel::Settings).to_string()
+                    aria-controls="settingsDialog"
+                    on:click=move |_| view.toggle(Panel::Settings)
+                >
+                    <Icon kind=IconKind::Settings />
+                    <span class="round-label">"Settings"</span>
+                </button>
+            </div>
             <button
-                id="muteButton"
-                class="button control-button"
+                id="chatToggle"
+                class="round-button"
                 type="button"
-                aria-pressed=move || (!vm.mic_on.get()).to_string()
-                aria-keyshortcuts="M"
-                class:control-off=move || !vm.mic_on.get()
-                disabled=move || !in_room() || !vm.has_audio.get()
-                on:click=move |_| controller.get_value().toggle_mic()
+                aria-expanded=move || view.is_open(Panel::Chat).to_string()
+                aria-controls="dataChannelOutput chatForm"
+                class:round-active=move || view.is_open(Panel::Chat)
+                on:click=move |_| view.toggle(Panel::Chat)
             >
-                {move || controls::mute_label(vm.mic_on.get())}
+                <Icon kind=IconKind::Chat />
+                <span class="round-label">"Chat"</span>
+                <span id="chatUnread" class="unread-badge" hidden=move || unread_count() == 0>
+                    {unread_count}
+                </span>
+                <span class="visually-hidden" hidden=move || unread_count() == 0>
+                    " unread"
+                </span>
             </button>
+            <div class="more">
+                <button
+                    id="moreButton"
+                    class="round-button"
+                    type="button"
+                    aria-haspopup="true"
+                    aria-expanded=move || more_open().to_string()
+                    aria-controls="moreMenu"
+                    class:round-active=more_open
+                    on:click=move |_| view.toggle(Panel::More)
+                >
+                    <Icon kind=IconKind::More />
+                    <span class="round-label">"More"</span>
+                </button>
+                <div id="moreMenu" class="more-menu" hidden=move || !more_open()>
+                    <button
+                        id="pipButton"
+                        class="menu-item"
+                        type="button"
+                        aria-label="Show the other person in picture-in-picture"
+                        hidden=!pip_supported
+                        disabled=move || !in_room() || vm.remote_stream.with(Option::is_none)
+                        on:click=move |_| {
+                            view.toggle(Panel::More);
+                            remote_picture_in_picture();
+                        }
+                    >
+                        "Picture-in-picture"
+                    </button>
+                    <a class="menu-item" href=CHECK_PATH target="_blank" rel="noopener">
+                        "Check your connection"
+                    </a>
+                    <details id="shortcutsHelp" class="shortcuts">
+                        <summary class="menu-item">"Keyboard shortcuts"</summary>
+                        <ul class="shortcut-list">
+                            {SHORTCUTS
+                                .iter()
+                                .map(|(_, key, text)| {
+                                    view! {
+                                        <li>
+                                            <kbd>{*key}</kbd>
+                                            " "
+                                            {*text}
+                                        </li>
+                                    }
+                                })
+                                .collect_view()}
+                        </ul>
+                    </details>
+                </div>
+            </div>
             <button
-                id="cameraButton"
-                class="button control-button"
+                id="hangupButton"
+                class="round-button round-danger"
                 type="button"
-                aria-pressed=move || (!vm.camera_on.get()).to_string()
-                aria-keyshortcuts="V"
-                class:control-off=move || !vm.camera_on.get()
-                disabled=move || !in_room() || !vm.has_video.get()
-                on:click=move |_| controller.get_value().toggle_camera()
+                aria-keyshortcuts="H"
+                disabled=move || !in_room()
+                on:click=move |_| controller.get_value().hang_up()
             >
-                {move || controls::camera_label(vm.camera_on.get())}
+                <Icon kind=IconKind::HangUp />
+                <span class="round-label">"Hang up"</span>
             </button>
-            <button
-                id="screenButton"
-                class="button control-button"
-                type="button"
-                aria-pressed=move || vm.sharing.get().to_string()
-                aria-keyshortcuts="S"
-                class:control-active=move || vm.sharing.get()
-                disabled=move || !in_room() || !vm.can_share.get() || !vm.call_ready.get()
-                on:click=move |_| controller.get_value().toggle_screen()
-            >
-                {move || controls::screen_label(vm.sharing.get())}
-            </button>
-            <button
-                id="fullscreenButton"
-                class="button control-button"
-                type="button"
-                aria-label="Show the other person full screen"
-                disabled=move || !in_room() || vm.remote_stream.with(Option::is_none)
-                on:click=move |_| remote_fullscreen()
-            >
-                "Fullscreen"
-            </button>
-            <button
-                id="pipButton"
-                class="button control-button"
-                type="button"
-                aria-label="Show the other person in picture-in-picture"
-                hidden=!pip_supported
-                disabled=move || !in_room() || vm.remote_stream.with(Option::is_none)
-                on:click=move |_| remote_picture_in_picture()
-            >
-                "Picture-in-picture"
-            </button>
-            <details id="shortcutsHelp" class="shortcuts">
-                <summary>"Shortcuts"</summary>
-                <ul class="shortcut-list">
-                    {SHORTCUTS
-                        .iter()
-                        .map(|(_, key, text)| {
-                            view! {
-                                <li>
-                                    <kbd>{*key}</kbd>
-                                    " "
-                                    {*text}
-                                </li>
-                            }
-                        })
-                        .collect_view()}
-                </ul>
-            </details>
         </div>
     }
 }
@@ -133,7 +274,7 @@ fn picture_in_picture_enabled() -> bool {
 }
 
 /// Shows the other person's tile full screen, or leaves full screen.
-fn remote_fullscreen() {
+pub fn remote_fullscreen() {
     let document = document();
     if document.fullscreen_element().is_some() {
         document.exit_fullscreen();

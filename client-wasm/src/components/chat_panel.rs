@@ -1,15 +1,17 @@
 //! The chat panel: the log of messages (rendered as text, never HTML; only `http(s)://`
 //! addresses become links) and the input with its Send button, usable only while the data
-//! channel is open. The panel collapses to its title, which then counts the other person's new
-//! messages; it starts collapsed on phone-sized screens, where it would push the call away.
+//! channel is open. A side panel on wide screens, a bottom sheet on phones; the control bar's
+//! chat button opens and closes it and counts the other person's messages while it is closed.
 
 use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 
+use super::call_view::CallView;
+use super::icons::{Icon, IconKind};
+use super::screen_state::Panel;
 use crate::chat::{Author, ChatLine};
 use crate::chat_links::{self, Piece};
-use crate::chat_unread::Unread;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 
@@ -17,26 +19,13 @@ use crate::model::ViewModel;
 #[component]
 pub fn ChatPanel(
     vm: ViewModel,
+    view: CallView,
     controller: StoredValue<Controller, LocalStorage>,
 ) -> impl IntoView {
     let input = NodeRef::<html::Input>::new();
     let log = NodeRef::<html::Ol>::new();
     let closed = move || !vm.chat_open.get();
-    let theirs = move || {
-        vm.chat_log.with(|log| {
-            log.lines()
-                .iter()
-                .filter(|line| line.author == Author::Them)
-                .count()
-        })
-    };
-    let unread = RwSignal::new(Unread::new(phone_sized(), untrack(theirs)));
-    Effect::new(move |_| {
-        let theirs = theirs();
-        unread.update(|unread| unread.observe(theirs));
-    });
-    let collapsed = move || unread.with(Unread::collapsed);
-    let unread_count = move || unread.with(Unread::count);
+    let collapsed = move || !view.is_open(Panel::Chat);
 
     // Keep the newest message in view. The scroll waits for the next frame, when the new line
     // has been rendered.
@@ -64,25 +53,24 @@ pub fn ChatPanel(
     };
 
     view! {
-        <section class="chat" class:chat-collapsed=collapsed aria-labelledby="chatTitle">
-            <h2 id="chatTitle" class="chat-title panel-title">
+        <section
+            id="chatPanel"
+            class="chat side-card"
+            class:chat-collapsed=collapsed
+            aria-labelledby="chatTitle"
+            hidden=collapsed
+        >
+            <div class="panel-head">
+                <h2 id="chatTitle" class="panel-title">"Chat"</h2>
                 <button
-                    id="chatToggle"
-                    class="disclosure"
+                    class="icon-button panel-close"
                     type="button"
-                    aria-expanded=move || (!collapsed()).to_string()
-                    aria-controls="dataChannelOutput chatForm"
-                    on:click=move |_| unread.update(Unread::toggle)
+                    aria-label="Close the chat"
+                    on:click=move |_| view.close(Panel::Chat)
                 >
-                    "Chat"
-                    <span id="chatUnread" class="unread-badge" hidden=move || unread_count() == 0>
-                        {unread_count}
-                    </span>
-                    <span class="visually-hidden" hidden=move || unread_count() == 0>
-                        " unread"
-                    </span>
+                    <Icon kind=IconKind::Close />
                 </button>
-            </h2>
+            </div>
             <ol
                 id="dataChannelOutput"
                 node_ref=log
@@ -146,18 +134,6 @@ pub fn ChatPanel(
             </form>
         </section>
     }
-}
-
-/// Screens narrower than this (CSS pixels) are phone-sized: the chat starts collapsed there.
-const PHONE_MAX_WIDTH_PX: f64 = 600.0;
-
-/// Whether the window is phone-sized now.
-fn phone_sized() -> bool {
-    window()
-        .inner_width()
-        .ok()
-        .and_then(|width| width.as_f64())
-        .is_some_and(|width| width < PHONE_MAX_WIDTH_PX)
 }
 
 /// A message as text nodes, with its web addresses as links that open in a new tab without

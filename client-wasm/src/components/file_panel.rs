@@ -1,7 +1,9 @@
 //! The file panel: the "Send a file" picker and the list of transfers, each with its name (as
 //! text: names from the other side are untrusted), size, progress bar, Cancel button while it
-//! runs, and a download link once a received file is verified. Shown while the file channel is
-//! open, and afterwards for as long as the call's transfers are listed.
+//! runs, and a download link once a received file is verified. A side panel (a bottom sheet on
+//! phones) opened from the control bar, and by itself when a transfer starts; its picker and
+//! list are there while the file channel is open, and afterwards for as long as the call's
+//! transfers are listed.
 //!
 //! Dropping files onto the page is handled by the call page (`app.rs`), which hands them to
 //! the same controller method as the picker.
@@ -11,6 +13,9 @@ use leptos::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{FileList, HtmlInputElement};
 
+use super::call_view::CallView;
+use super::icons::{Icon, IconKind};
+use super::screen_state::Panel;
 use crate::controller::Controller;
 use crate::file_transfer::{self, Direction, TransferState, TransferView};
 use crate::model::ViewModel;
@@ -28,6 +33,7 @@ pub fn files_of(list: Option<FileList>) -> Vec<web_sys::File> {
 #[component]
 pub fn FilePanel(
     vm: ViewModel,
+    view: CallView,
     controller: StoredValue<Controller, LocalStorage>,
 ) -> impl IntoView {
     let visible = move || vm.file_open.get() || vm.transfers.with(|rows| !rows.is_empty());
@@ -47,9 +53,29 @@ pub fn FilePanel(
     };
 
     view! {
-        <Show when=visible>
-            <section class="files" aria-labelledby="filesTitle">
-                <h2 id="filesTitle" class="files-title">"Files"</h2>
+        <section
+            id="filesPanel"
+            class="files side-card"
+            aria-labelledby="filesTitle"
+            hidden=move || !view.is_open(Panel::Files)
+        >
+            <div class="panel-head">
+                <h2 id="filesTitle" class="panel-title">"Files"</h2>
+                <button
+                    class="icon-button panel-close"
+                    type="button"
+                    aria-label="Close the files"
+                    on:click=move |_| view.close(Panel::Files)
+                >
+                    <Icon kind=IconKind::Close />
+                </button>
+            </div>
+            <Show
+                when=visible
+                fallback=|| {
+                    view! { <p class="panel-empty">"Files can be sent once you are connected."</p> }
+                }
+            >
                 <div class="file-picker">
                     <input
                         id="fileInput"
@@ -81,8 +107,8 @@ pub fn FilePanel(
                         children=move |key| view! { <TransferRow vm=vm controller=controller key=key /> }
                     />
                 </ul>
-            </section>
-        </Show>
+            </Show>
+        </section>
     }
 }
 

@@ -3,11 +3,16 @@
 
 mod app;
 mod call_controls;
+mod call_screen;
+mod call_view;
 mod chat_panel;
 mod check_page;
 mod file_panel;
+mod icons;
 mod prejoin;
 mod room_form;
+mod screen_state;
+mod settings_dialog;
 mod stats_panel;
 mod status_line;
 mod video_tile;

@@ -1,13 +1,16 @@
-//! The call statistics panel, opened and closed with its button: codecs, picture sizes, frame
-//! rates and bitrates of what is sent and received, round-trip time, packet loss, jitter, the
-//! candidate types of the media path and the set-up time, with small plots of the bitrates and
-//! the round-trip time over the last minute. It renders `vm.call_stats`; the numbers come from
+//! The call statistics overlay, opened and closed with the top bar's button: codecs, picture
+//! sizes, frame rates and bitrates of what is sent and received, round-trip time, packet loss,
+//! jitter, the candidate types of the media path and the set-up time, with small plots of the
+//! bitrates and the round-trip time over the last minute. It renders `vm.call_stats`; the numbers come from
 //! `live_stats.rs` and their wording and plot shapes from `stats_view.rs`.
 //!
 //! Element ids, data attributes and `data-samples` on the plots are read by the browser tests.
 
 use leptos::prelude::*;
 
+use super::call_view::CallView;
+use super::icons::{Icon, IconKind};
+use super::screen_state::Panel;
 use crate::live_stats::{Direction, LiveStats, Sample, Snapshot, HISTORY_LEN};
 use crate::model::ViewModel;
 use crate::stats_view::{self, NO_VALUE};
@@ -21,10 +24,9 @@ const PLOT_HEIGHT: f64 = 40.0;
 const BITRATE_FLOOR_BPS: f64 = 100_000.0;
 const RTT_FLOOR_MS: f64 = 10.0;
 
-/// The panel and its button.
+/// The panel, an overlay over the call opened by the top bar's statistics button.
 #[component]
-pub fn StatsPanel(vm: ViewModel) -> impl IntoView {
-    let open = RwSignal::new(false);
+pub fn StatsPanel(vm: ViewModel, view: CallView) -> impl IntoView {
     let has_stats = move || vm.call_stats.with(Option::is_some);
 
     // One reader per kind of value, so each field stays a small closure.
@@ -57,20 +59,24 @@ pub fn StatsPanel(vm: ViewModel) -> impl IntoView {
     };
 
     view! {
-        <section class="stats" aria-labelledby="statsButton">
-            <h2 class="panel-title">
+        <section
+            id="statsPanel"
+            class="stats overlay-card"
+            aria-labelledby="statsTitle"
+            hidden=move || !view.is_open(Panel::Stats)
+        >
+            <div class="panel-head">
+                <h2 id="statsTitle" class="panel-title">"Call statistics"</h2>
                 <button
-                    id="statsButton"
-                    class="disclosure"
+                    class="icon-button panel-close"
                     type="button"
-                    aria-expanded=move || open.get().to_string()
-                    aria-controls="statsPanel"
-                    on:click=move |_| open.update(|open| *open = !*open)
+                    aria-label="Close the statistics"
+                    on:click=move |_| view.close(Panel::Stats)
                 >
-                    "Call statistics"
+                    <Icon kind=IconKind::Close />
                 </button>
-            </h2>
-            <div id="statsPanel" class="stats-body" hidden=move || !open.get()>
+            </div>
+            <div class="stats-body">
                 <p class="stats-note" hidden=has_stats>
                     "The statistics appear once a call is connected, and are updated every second."
                 </p>

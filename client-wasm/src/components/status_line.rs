@@ -1,26 +1,32 @@
-//! The status line: what is happening, in plain words, with the room link and a Copy link
-//! button while waiting, a link to the check page after a connectivity problem, the media path
+//! The status line: what is happening, in plain words (in flow above the pre-join screen; a
+//! toast or banner over the video in a call; the waiting card while alone in the room), with
+//! the room link and a Copy link button while waiting, a link to the check page after a connectivity problem, the media path
 //! while connected, and a note when the media had to fall back.
 
 use leptos::prelude::*;
 
+use super::call_view::CallView;
+use super::icons::{Icon, IconKind};
 use crate::controller::Controller;
 use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
-use crate::state::{CallState, Status};
+use crate::state::{CallState, Status, Tone};
 use crate::stats::path_label;
 
 /// The status line. A polite live region, so screen readers announce changes.
 #[component]
 pub fn StatusLine(
     vm: ViewModel,
+    view: CallView,
     controller: StoredValue<Controller, LocalStorage>,
 ) -> impl IntoView {
     let class = move || format!("status {}", vm.status.with(|s| s.tone().class()));
+    // Good news fades with the control bar; anything that needs attention stays.
+    let faded = move || vm.status.with(|s| s.tone() == Tone::Good) && !view.bar_visible();
     let link = move || vm.status.with(|s| s.link().map(str::to_owned));
 
     view! {
-        <div id="status" class=class role="status" aria-live="polite">
+        <div id="status" class=class class:bar-hidden=faded role="status" aria-live="polite">
             <p class="status-text">{move || vm.status.with(Status::text)}</p>
             {move || {
                 link()
@@ -31,11 +37,16 @@ pub fn StatusLine(
                                 <code id="roomLink" class="room-link">{link}</code>
                                 <button
                                     id="copyLinkButton"
-                                    class="button button-secondary"
+                                    class="button button-primary button-icon"
                                     type="button"
                                     on:click=move |_| controller.get_value().copy_link()
                                 >
-                                    {move || if vm.link_copied.get() { "Copied" } else { "Copy link" }}
+                                    <Icon kind=IconKind::Copy />
+                                    <span>
+                                        {move || {
+                                            if vm.link_copied.get() { "Copied" } else { "Copy link" }
+                                        }}
+                                    </span>
                                 </button>
                             </p>
                         }
