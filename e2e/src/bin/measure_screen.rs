@@ -1,5 +1,5 @@
 //! Measures how much of the screen the other person's video covers in a connected call, on a
-//! 1280×800 desktop window and on an emulated 390×844 phone: the part of `#remoteVideo` inside
+//! 1280×800 desktop screen and on an emulated 390×844 phone: the part of `#remoteVideo` inside
 //! the viewport, as a share of the viewport. It measures whatever client build `dist/` holds,
 //! so the same run compares layouts (build one, measure, build the other, measure).
 //!
@@ -29,6 +29,12 @@ async fn main() -> anyhow::Result<()> {
     let ctx = TestContext::start("measure_screen").await?;
     let desktop = ctx.person("desktop").await;
     let phone = ctx.person("phone").await;
+    desktop
+        .devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await?;
     phone
         .devtools(
             "Emulation.setDeviceMetricsOverride",

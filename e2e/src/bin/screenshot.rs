@@ -1,5 +1,5 @@
 //! Takes the README's screenshots: a real two-party call between two headless Chromium sessions
-//! with fake cameras, after a short chat. Alice is on a 1280×800 desktop window
+//! with fake cameras, after a short chat. Alice is on a 1280×800 desktop screen
 //! (`docs/screenshot.png`), Bob on an emulated 390×844 phone (`docs/screenshot-phone.png`).
 //!
 //! `cargo run -p visavis-e2e --bin screenshot` (add `-- --dark` for the dark colour scheme,
@@ -63,6 +63,12 @@ async fn main() -> anyhow::Result<()> {
     let ctx = TestContext::start("screenshot").await?;
     let alice = ctx.person("alice").await;
     let bob = ctx.person("bob").await;
+    alice
+        .devtools(
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": false }),
+        )
+        .await?;
     emulate_phone(&bob).await?;
     if dark {
         emulate_dark(&alice).await?;
