@@ -16,8 +16,8 @@ use super::prejoin::PreJoin;
 use super::status_line::StatusLine;
 use crate::browser;
 use crate::controller::{initial_room_input, Controller};
-use crate::link::{self, IcePolicy};
 use crate::model::ViewModel;
+use visavis_client_core::link::{self, IcePolicy};
 
 /// The whole application: the check page at `/check`, the call page everywhere else.
 #[component]

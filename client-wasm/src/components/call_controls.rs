@@ -15,13 +15,13 @@ use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::prejoin::DevicePicker;
 use super::screen_state::Panel;
-use crate::chat_unread::Unread;
+use crate::browser::js_error;
 use crate::controller::Controller;
-use crate::controls::{self, SHORTCUTS};
-use crate::devices::DeviceKind;
-use crate::js_error;
-use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
+use visavis_client_core::chat::Unread;
+use visavis_client_core::controls::{self, SHORTCUTS};
+use visavis_client_core::devices::DeviceKind;
+use visavis_client_core::link::CHECK_PATH;
 
 /// The control bar, with the window's keyboard shortcuts.
 #[component]

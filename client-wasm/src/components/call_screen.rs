@@ -20,8 +20,8 @@ use super::settings_dialog::SettingsDialog;
 use super::stats_panel::StatsPanel;
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
-use crate::controls;
 use crate::model::ViewModel;
+use visavis_client_core::controls;
 
 /// The call screen.
 #[component]

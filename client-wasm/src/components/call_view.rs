@@ -8,9 +8,8 @@ use leptos::prelude::*;
 use web_sys::{HtmlElement, KeyboardEvent, PointerEvent};
 
 use super::screen_state::{ControlBar, Corner, Focus, Layout, Panel, Panels, Screen};
-use crate::chat::Author;
-use crate::chat_unread::Unread;
 use crate::model::ViewModel;
+use visavis_client_core::chat::{Author, Unread};
 
 /// The view state. Copyable handles.
 #[derive(Clone, Copy)]

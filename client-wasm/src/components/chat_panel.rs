@@ -10,10 +10,10 @@ use leptos::prelude::*;
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::screen_state::Panel;
-use crate::chat::{Author, ChatLine};
-use crate::chat_links::{self, Piece};
 use crate::controller::Controller;
 use crate::model::ViewModel;
+use visavis_client_core::chat::links::{self as chat_links, Piece};
+use visavis_client_core::chat::{Author, ChatLine};
 
 /// The chat panel. Submitting the form (Send, or Enter in the input) sends the message.
 #[component]

@@ -17,8 +17,8 @@ use super::room_form::RoomForm;
 use super::screen_state::{end_title, Screen};
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
-use crate::devices::{DeviceKind, PreviewState};
 use crate::model::{DeviceModel, ViewModel};
+use visavis_client_core::devices::{DeviceKind, PreviewState};
 
 /// The pre-join (and end) screen.
 #[component]

@@ -12,8 +12,8 @@ use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use crate::browser;
 use crate::controller::Controller;
-use crate::link;
 use crate::model::ViewModel;
+use visavis_client_core::link;
 
 /// The room form. Submitting it (Call, or Enter in the field) starts a call.
 #[component]

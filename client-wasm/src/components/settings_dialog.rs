@@ -13,8 +13,8 @@ use super::icons::{Icon, IconKind};
 use super::prejoin::{DevicePicker, MicLevel};
 use super::screen_state::Panel;
 use crate::controller::Controller;
-use crate::devices::DeviceKind;
 use crate::model::ViewModel;
+use visavis_client_core::devices::DeviceKind;
 
 /// The dialog, rendered closed until the Settings button opens it.
 #[component]

@@ -8,10 +8,10 @@ use leptos::prelude::*;
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use crate::controller::Controller;
-use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
-use crate::state::{CallState, Status, Tone};
-use crate::stats::path_label;
+use visavis_client_core::call::{CallState, Status, Tone};
+use visavis_client_core::link::CHECK_PATH;
+use visavis_client_core::stats::path_label;
 
 /// The status line. A polite live region, so screen readers announce changes.
 #[component]
