@@ -61,12 +61,15 @@ pub struct FrameLength {
     pub message: usize,
     /// Bytes on the wire: the message plus padding.
     pub on_wire: usize,
+    /// A STUN message (else ChannelData).
+    pub stun: bool,
 }
 
 /// Works out the frame length from its first four bytes.
 pub fn frame_length(header: [u8; 4]) -> Result<FrameLength, FrameError> {
     let length = usize::from(u16::from_be_bytes([header[2], header[3]]));
-    let (message, on_wire) = if header[0] & 0xC0 == 0 {
+    let stun = header[0] & 0xC0 == 0;
+    let (message, on_wire) = if stun {
         // STUN: the two top bits are zero, and the length (attributes only) is always a
         // multiple of four, so there is no padding.
         if length % 4 != 0 {
@@ -82,7 +85,11 @@ pub fn frame_length(header: [u8; 4]) -> Result<FrameLength, FrameError> {
     if on_wire > MAX_FRAME_BYTES {
         return Err(FrameError::TooLarge);
     }
-    Ok(FrameLength { message, on_wire })
+    Ok(FrameLength {
+        message,
+        on_wire,
+        stun,
+    })
 }
 
 /// `length` rounded up to a multiple of four.
@@ -113,7 +120,7 @@ pub async fn read_frame<R: AsyncRead + Unpin>(
         .await
         .map_err(|_| FrameError::Closed)?;
     frame.truncate(length.message);
-    if length.message == length.on_wire && !stun::message::is_message(frame) {
+    if length.stun && !stun::message::is_message(frame) {
         // A STUN-shaped header without the magic cookie.
         return Err(FrameError::Garbage);
     }
@@ -165,8 +172,11 @@ mod tests {
         let stun = binding_request();
         // Channel 0x4001, 5 bytes of data, 3 bytes of padding.
         let channel_data = [0x40, 0x01, 0x00, 0x05, 1, 2, 3, 4, 5, 0, 0, 0];
+        // Four bytes of data: no padding, and no magic cookie either.
+        let aligned = [0x40, 0x02, 0x00, 0x04, 9, 8, 7, 6];
         let mut stream = stun.clone();
         stream.extend_from_slice(&channel_data);
+        stream.extend_from_slice(&aligned);
         stream.extend_from_slice(&stun);
         let frames = read_all(&stream).await;
         assert_eq!(
@@ -174,6 +184,7 @@ mod tests {
             vec![
                 Ok(stun.clone()),
                 Ok(channel_data[..9].to_vec()),
+                Ok(aligned.to_vec()),
                 Ok(stun),
                 Err(FrameError::Closed)
             ]

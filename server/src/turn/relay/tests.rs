@@ -198,6 +198,16 @@ async fn relays_both_ways(relay_conn: &impl Conn, peer: &UdpSocket) {
         .expect("peer receives");
     assert_eq!(&buf[..n], b"hello peer");
     assert_eq!(from, relayed);
+    // A payload of a multiple of four bytes: ChannelData without padding over a stream.
+    relay_conn
+        .send_to(b"twelve bytes", peer_addr)
+        .await
+        .expect("client sends");
+    let (n, _) = tokio::time::timeout(STEP, peer.recv_from(&mut buf))
+        .await
+        .expect("peer receives in time")
+        .expect("peer receives");
+    assert_eq!(&buf[..n], b"twelve bytes");
     peer.send_to(b"hello client", relayed)
         .await
         .expect("peer sends");
