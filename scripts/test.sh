@@ -13,5 +13,10 @@ trunk build --release
 say "cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p visavis-client --target wasm32-unknown-unknown -- -D warnings
+say "the client core has no browser dependency"
+if cargo tree -p visavis-client-core -e normal --prefix none | grep -E '^(web-sys|wasm-bindgen|js-sys|leptos)'; then
+    echo "visavis-client-core must not depend on a browser crate (see ARCHITECTURE.md)" >&2
+    exit 1
+fi
 say "cargo test (unit, integration and browser tests)"
 cargo test --workspace --no-fail-fast

@@ -1,38 +1,16 @@
 //! The visavis browser client: a Leptos (client-side rendered) app, compiled to WebAssembly,
-//! for two-person video calls. See `controller.rs` for how the parts fit together.
+//! for two-person video calls. See `controller/mod.rs` for how the parts fit together, and
+//! `visavis_client_core` for the plain logic they follow.
 
-mod backoff;
 mod browser;
-mod call;
-mod candidates;
-mod chat;
-mod chat_links;
-mod chat_unread;
 mod check;
 mod components;
 mod controller;
-mod controls;
-mod datachannel;
-mod device_access;
-mod devices;
-mod diagnosis;
-mod file_channel;
-mod file_transfer;
-mod ice;
-mod js_error;
-mod level_meter;
-mod link;
-mod live_stats;
+mod files;
 mod media;
 mod model;
-mod negotiation;
-mod outbox;
-mod seat;
+mod peer;
 mod signaling;
-mod state;
-mod stats;
-mod stats_view;
-mod transfers;
 
 fn main() {
     // A panic would otherwise show only "unreachable" in the console.

@@ -8,13 +8,13 @@ use leptos::prelude::*;
 use visavis_shared::MediaPath;
 use web_sys::MediaStream;
 
-use crate::chat::ChatLog;
-use crate::devices::{DeviceKind, DeviceOption, PreviewState};
-use crate::diagnosis::{CheckResult, Row};
-use crate::file_transfer::TransferView;
-use crate::link::IcePolicy;
-use crate::live_stats::LiveStats;
-use crate::state::{CallState, Status};
+use visavis_client_core::call::{CallState, Status};
+use visavis_client_core::chat::ChatLog;
+use visavis_client_core::connectivity::{CheckResult, Row};
+use visavis_client_core::devices::{DeviceKind, DeviceOption, PreviewState};
+use visavis_client_core::files::TransferView;
+use visavis_client_core::link::IcePolicy;
+use visavis_client_core::stats::LiveStats;
 
 /// Every piece of state the page shows. Copyable handles; the values live in Leptos' arena.
 #[derive(Clone, Copy)]

@@ -10,7 +10,7 @@ use visavis_shared::{ClientMessage, ServerMessage};
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
-use crate::js_error;
+use crate::browser::js_error;
 
 /// What the socket reports to its owner.
 #[derive(Debug, Clone)]

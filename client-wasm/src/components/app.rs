@@ -19,9 +19,9 @@ use super::status_line::StatusLine;
 use super::video_tile::VideoTile;
 use crate::browser;
 use crate::controller::{initial_room_input, Controller};
-use crate::controls;
-use crate::link::{self, IcePolicy};
 use crate::model::ViewModel;
+use visavis_client_core::controls;
+use visavis_client_core::link::{self, IcePolicy};
 
 /// The whole application: the check page at `/check`, the call page everywhere else.
 #[component]

@@ -9,10 +9,10 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlElement, KeyboardEvent};
 
+use crate::browser::js_error;
 use crate::controller::Controller;
-use crate::controls::{self, SHORTCUTS};
-use crate::js_error;
 use crate::model::ViewModel;
+use visavis_client_core::controls::{self, SHORTCUTS};
 
 /// The control bar, with the window's keyboard shortcuts.
 #[component]

@@ -7,11 +7,11 @@ use leptos::ev::SubmitEvent;
 use leptos::html;
 use leptos::prelude::*;
 
-use crate::chat::{Author, ChatLine};
-use crate::chat_links::{self, Piece};
-use crate::chat_unread::Unread;
 use crate::controller::Controller;
 use crate::model::ViewModel;
+use visavis_client_core::chat::links::{self as chat_links, Piece};
+use visavis_client_core::chat::Unread;
+use visavis_client_core::chat::{Author, ChatLine};
 
 /// The chat panel. Submitting the form (Send, or Enter in the input) sends the message.
 #[component]

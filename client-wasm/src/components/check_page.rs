@@ -9,9 +9,9 @@ use leptos::prelude::*;
 use super::video_tile::VideoTile;
 use crate::browser;
 use crate::check::Checker;
-use crate::diagnosis::{CheckResult, Row};
-use crate::link::{self, IcePolicy};
 use crate::model::CheckModel;
+use visavis_client_core::connectivity::{CheckResult, Row};
+use visavis_client_core::link::{self, IcePolicy};
 
 /// The check page. The check starts as soon as the page shows and stops when it goes away.
 #[component]

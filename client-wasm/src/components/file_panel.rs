@@ -12,9 +12,9 @@ use wasm_bindgen::JsCast;
 use web_sys::{FileList, HtmlInputElement};
 
 use crate::controller::Controller;
-use crate::file_transfer::{self, Direction, TransferState, TransferView};
+use crate::files::TransferKey;
 use crate::model::ViewModel;
-use crate::transfers::TransferKey;
+use visavis_client_core::files::{self as file_transfer, Direction, TransferState, TransferView};
 
 /// The files of a `FileList`, in order.
 pub fn files_of(list: Option<FileList>) -> Vec<web_sys::File> {

@@ -9,8 +9,8 @@ use leptos::prelude::*;
 
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
-use crate::devices::{DeviceKind, PreviewState};
 use crate::model::{DeviceModel, ViewModel};
+use visavis_client_core::devices::{DeviceKind, PreviewState};
 
 /// The preview and the pickers.
 #[component]

@@ -8,9 +8,9 @@
 
 use leptos::prelude::*;
 
-use crate::live_stats::{Direction, LiveStats, Sample, Snapshot, HISTORY_LEN};
 use crate::model::ViewModel;
-use crate::stats_view::{self, NO_VALUE};
+use visavis_client_core::stats::view::{self as stats_view, NO_VALUE};
+use visavis_client_core::stats::{Direction, LiveStats, Sample, Snapshot, HISTORY_LEN};
 
 /// The plots' drawing box (the SVG stretches it to the width available).
 const PLOT_WIDTH: f64 = 120.0;

@@ -5,10 +5,10 @@
 use leptos::prelude::*;
 
 use crate::controller::Controller;
-use crate::link::CHECK_PATH;
 use crate::model::ViewModel;
-use crate::state::{CallState, Status};
-use crate::stats::path_label;
+use visavis_client_core::call::{CallState, Status};
+use visavis_client_core::link::CHECK_PATH;
+use visavis_client_core::stats::path_label;
 
 /// The status line. A polite live region, so screen readers announce changes.
 #[component]

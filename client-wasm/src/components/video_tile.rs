@@ -9,7 +9,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{HtmlVideoElement, MediaStream};
 
-use crate::js_error;
+use crate::browser::js_error;
 
 /// A captioned video showing `stream`, or a placeholder while there is none.
 #[component]

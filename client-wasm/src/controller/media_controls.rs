@@ -1,6 +1,7 @@
 //! The in-call controls: muting the microphone, turning the camera off, and sharing the screen
 //! in place of the camera.
 
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use leptos::logging::warn;
@@ -9,11 +10,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 use web_sys::{Event, MediaStream, MediaStreamTrack, MediaStreamTrackState};
 
-use crate::call::{self, Call};
-use crate::chat::Frame;
-use crate::controls::{self};
 use crate::media::{self};
-use crate::state::Trigger;
+use crate::peer::{self, Call};
+use visavis_client_core::call::Trigger;
+use visavis_client_core::chat::Frame;
+use visavis_client_core::controls::{self};
 
 use super::Inner;
 
@@ -39,6 +40,18 @@ impl Drop for ScreenShare {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// Screen sharing's part of the controller's state (one field of `Inner`): the share, if
+/// any, a switch between camera and screen under way, and which share is the latest.
+#[derive(Default)]
+pub(super) struct ScreenState {
+    /// The screen being shared, if any.
+    pub(super) share: RefCell<Option<ScreenShare>>,
+    /// A switch between camera and screen is under way (further presses are ignored).
+    pub(super) switching: Cell<bool>,
+    /// Bumped for each screen share, so a late `ended` of an earlier one is ignored.
+    generation: Cell<u64>,
 }
 
 impl Inner {
@@ -70,7 +83,7 @@ impl Inner {
             media::set_enabled(&stream, "video", on);
         }
         // "Stop video" while sharing stops the pictures the other side gets: the screen's.
-        if let Some(share) = self.screen.borrow().as_ref() {
+        if let Some(share) = self.screen.share.borrow().as_ref() {
             share.track.set_enabled(on);
         }
         self.send_media_state();
@@ -101,10 +114,10 @@ impl Inner {
     }
 
     pub(super) fn toggle_screen(self: &Rc<Self>) {
-        if self.switching.get() {
+        if self.screen.switching.get() {
             return;
         }
-        if self.screen.borrow().is_some() {
+        if self.screen.share.borrow().is_some() {
             self.stop_sharing();
         } else {
             self.start_sharing();
@@ -117,7 +130,7 @@ impl Inner {
         if !vm.can_share.get_untracked() || self.call.borrow().is_none() {
             return;
         }
-        self.switching.set(true);
+        self.screen.switching.set(true);
         let weak = Rc::downgrade(self);
         let attempt = self.attempt.get();
         spawn_local(async move {
@@ -134,7 +147,7 @@ impl Inner {
             let stream = match opened {
                 Ok(stream) => stream,
                 Err(err) => {
-                    inner.switching.set(false);
+                    inner.screen.switching.set(false);
                     warn!("controls: the screen could not be shared: {err}");
                     inner.apply(Trigger::LocalError(
                         "Your screen could not be shared (cancelled or refused).".into(),
@@ -146,19 +159,19 @@ impl Inner {
             let sender = inner.call.borrow().as_ref().and_then(Call::video_sender);
             let (Some(track), Some(sender)) = (track, sender) else {
                 media::stop_tracks(&stream);
-                inner.switching.set(false);
+                inner.screen.switching.set(false);
                 warn!("controls: no screen track or no video sender");
                 return;
             };
             track.set_enabled(vm.camera_on.get_untracked());
-            let replaced = call::replace_track(&sender, &track).await;
+            let replaced = peer::replace_track(&sender, &track).await;
             if inner.attempt.get() != attempt {
                 track.stop();
                 return;
             }
             if let Err(err) = replaced {
                 track.stop();
-                inner.switching.set(false);
+                inner.screen.switching.set(false);
                 warn!("controls: {err}");
                 inner.apply(Trigger::LocalError(
                     "Your screen could not be shared.".into(),
@@ -173,15 +186,15 @@ impl Inner {
     /// stream still holds every track we send) and watches for the browser ending it.
     pub(super) fn screen_started(self: &Rc<Self>, track: MediaStreamTrack) {
         let vm = self.vm;
-        let generation = self.share_generation.get() + 1;
-        self.share_generation.set(generation);
+        let generation = self.screen.generation.get() + 1;
+        self.screen.generation.set(generation);
         let weak = Rc::downgrade(self);
         let attempt = self.attempt.get();
         let on_ended = Closure::<dyn FnMut(Event)>::new(move |_: Event| {
             let weak = weak.clone();
             spawn_local(async move {
                 if let Some(inner) = weak.upgrade() {
-                    if inner.attempt.get() == attempt && inner.share_generation.get() == generation
+                    if inner.attempt.get() == attempt && inner.screen.generation.get() == generation
                     {
                         inner.stop_sharing();
                     }
@@ -203,16 +216,16 @@ impl Inner {
         }
         vm.local_mirrored.set(false);
         vm.sharing.set(true);
-        *self.screen.borrow_mut() = Some(ScreenShare {
+        *self.screen.share.borrow_mut() = Some(ScreenShare {
             track,
             on_ended: Some(on_ended),
         });
-        self.switching.set(false);
+        self.screen.switching.set(false);
     }
 
     /// Stops the screen share and sends the camera again (reopening it if its track ended).
     pub(super) fn stop_sharing(self: &Rc<Self>) {
-        let share = self.screen.borrow_mut().take();
+        let share = self.screen.share.borrow_mut().take();
         let Some(mut share) = share else {
             return;
         };
@@ -234,7 +247,7 @@ impl Inner {
         let live = media::tracks_of(&camera, "video")
             .into_iter()
             .find(|track| track.ready_state() == MediaStreamTrackState::Live);
-        self.switching.set(true);
+        self.screen.switching.set(true);
         let weak = Rc::downgrade(self);
         let attempt = self.attempt.get();
         // The camera the person picked, if its track has to be opened again.
@@ -249,7 +262,7 @@ impl Inner {
                             media::stop_tracks(&stream);
                             warn!("controls: the reopened camera has no video track");
                             if let Some(inner) = weak.upgrade() {
-                                inner.switching.set(false);
+                                inner.screen.switching.set(false);
                             }
                             return;
                         }
@@ -257,7 +270,7 @@ impl Inner {
                     Err(err) => {
                         warn!("controls: the camera could not be reopened: {err}");
                         if let Some(inner) = weak.upgrade() {
-                            inner.switching.set(false);
+                            inner.screen.switching.set(false);
                         }
                         return;
                     }
@@ -281,13 +294,13 @@ impl Inner {
             track.set_enabled(vm.camera_on.get_untracked());
             let sender = inner.call.borrow().as_ref().and_then(Call::video_sender);
             if let Some(sender) = sender {
-                if let Err(err) = call::replace_track(&sender, &track).await {
+                if let Err(err) = peer::replace_track(&sender, &track).await {
                     warn!("controls: {err}");
                 }
             }
             if let Some(inner) = weak.upgrade() {
                 if inner.attempt.get() == attempt {
-                    inner.switching.set(false);
+                    inner.screen.switching.set(false);
                     inner.send_media_state();
                 }
             }

@@ -1,6 +1,6 @@
 //! The controller: owns the signaling socket, the call and the local media, reacts to their
 //! events and to the person's clicks, and writes the view model. It does not touch the DOM;
-//! window-level services go through `browser.rs`.
+//! window-level services go through `crate::browser`.
 //!
 //! Besides the call itself it runs the connectivity diagnosis of each attempt (ending a
 //! relay-only attempt that cannot get a relay, explaining a failure that a TURN server would
@@ -12,7 +12,7 @@
 //! channel), and sharing the screen by replacing the camera track on the video sender, back to
 //! the camera on a second press or when the browser ends the share.
 //!
-//! File transfers run in `transfers.rs`; the controller hands them the file channel's events,
+//! File transfers run in `crate::files`; the controller hands them the file channel's events,
 //! the person's files and Cancel clicks, the server's size limit, and ends them with the call.
 //!
 //! Event handling is deferred to a microtask (`spawn_local`), never run inside the browser's
@@ -28,19 +28,20 @@ use leptos::prelude::*;
 use visavis_shared::{ClientMessage, IceServer, RoomName};
 use wasm_bindgen_futures::spawn_local;
 
-use crate::backoff::Backoff;
 use crate::browser;
-use crate::call::{Call, Role};
-use crate::chat::{self, ChatLog};
-use crate::controls::Shortcut;
-use crate::diagnosis::IceWatch;
-use crate::link::{self, IcePolicy};
+use crate::files::{TransferKey, Transfers};
 use crate::media::LocalMedia;
 use crate::model::ViewModel;
-use crate::outbox::Outbox;
+use crate::peer::Call;
 use crate::signaling::Signaling;
-use crate::state::{transition, Trigger};
-use crate::transfers::{TransferKey, Transfers};
+use visavis_client_core::call::Backoff;
+use visavis_client_core::call::Role;
+use visavis_client_core::call::{transition, Trigger};
+use visavis_client_core::chat::Outbox;
+use visavis_client_core::chat::{self, ChatLog};
+use visavis_client_core::connectivity::IceWatch;
+use visavis_client_core::controls::Shortcut;
+use visavis_client_core::link::{self, IcePolicy};
 
 mod devices;
 mod media_controls;
@@ -51,8 +52,8 @@ mod socket;
 mod stats_loop;
 mod text_chat;
 
-use media_controls::ScreenShare;
-use recovery::Recovery;
+use media_controls::ScreenState;
+use visavis_client_core::call::Recovery;
 
 /// Where we are with the server's room, apart from the call itself.
 #[derive(Debug, Default)]
@@ -111,12 +112,8 @@ struct Inner {
     reported: Cell<bool>,
     /// The file transfers of the current call.
     transfers: Rc<Transfers>,
-    /// The screen being shared, if any.
-    screen: RefCell<Option<ScreenShare>>,
-    /// A switch between camera and screen is under way (further presses are ignored).
-    switching: Cell<bool>,
-    /// Bumped for each screen share, so a late `ended` of an earlier one is ignored.
-    share_generation: Cell<u64>,
+    /// The screen share and switches between camera and screen.
+    screen: ScreenState,
     /// The signaling socket's retry schedule while it is down.
     backoff: RefCell<Backoff>,
     /// A reconnection of the socket is scheduled.
@@ -170,9 +167,7 @@ impl Controller {
                 setup_started: Cell::new(None),
                 reported: Cell::new(false),
                 transfers: Transfers::new(vm.transfers),
-                screen: RefCell::new(None),
-                switching: Cell::new(false),
-                share_generation: Cell::new(0),
+                screen: ScreenState::default(),
                 backoff: RefCell::new(Backoff::new()),
                 reconnect_scheduled: Cell::new(false),
                 recovery: RefCell::new(Recovery::default()),
@@ -328,9 +323,9 @@ impl Inner {
         if let Some(mut call) = call {
             call.close();
         }
-        let share = self.screen.borrow_mut().take();
+        let share = self.screen.share.borrow_mut().take();
         drop(share);
-        self.switching.set(false);
+        self.screen.switching.set(false);
         let media = self.media.borrow_mut().take();
         if let Some(media) = media {
             media.stop();

@@ -9,13 +9,14 @@ use visavis_shared::{ClientMessage, IceCandidate, IceServer};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser;
-use crate::call::{Call, LocalDescription, Negotiator, PeerEvent, Role};
-use crate::datachannel::ChannelEvent;
-use crate::diagnosis::{CandidateType, IceErrorReport, IceWatch};
-use crate::file_channel::FileEvent;
-use crate::link::IcePolicy;
-use crate::state::{LinkState, Trigger};
-use crate::stats;
+use crate::peer::chat_channel::ChannelEvent;
+use crate::peer::file_channel::FileEvent;
+use crate::peer::{Call, LocalDescription, Negotiator, PeerEvent};
+use visavis_client_core::call::Role;
+use visavis_client_core::call::{LinkState, Trigger};
+use visavis_client_core::connectivity::{CandidateType, IceErrorReport, IceWatch};
+use visavis_client_core::link::IcePolicy;
+use visavis_client_core::stats;
 
 use super::Inner;
 

@@ -20,24 +20,18 @@ use visavis_shared::ClientMessage;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser;
-use crate::call::Role;
-use crate::diagnosis::IceWatch;
-use crate::link;
-use crate::seat::{SavedSeat, STORAGE_KEY};
 use crate::signaling::Signaling;
-use crate::state::{Health, LinkState, Trigger};
+use visavis_client_core::call::Role;
+use visavis_client_core::call::{Health, LinkState, Trigger};
+use visavis_client_core::call::{SavedSeat, STORAGE_KEY};
+use visavis_client_core::connectivity::IceWatch;
+use visavis_client_core::link;
 
 use super::Inner;
 
 /// How long `disconnected` may last before the ICE is restarted. Browsers often recover by
 /// themselves from a short blip (a Wi-Fi hand-over); a restart is for when they do not.
 const ICE_DISCONNECT_GRACE_MS: i32 = 5_000;
-
-/// The polite side (the Callee) leaves ICE restarts to the other side while that side is
-/// making them: it restarts only if no offer arrived for this long while the media path was
-/// down. Two sides restarting on the same timers would collide on every attempt, and a
-/// collision costs the polite side its remote video in Chromium (see `peer.rs`).
-const POLITE_RESTART_FALLBACK_MS: f64 = 9_000.0;
 
 /// How long an ICE restart may take before another is tried. A working path connects within
 /// a second or two; retrying this often means a path that comes back is used within a few
@@ -46,57 +40,6 @@ const ICE_RESTART_RETRY_MS: i32 = 4_000;
 
 /// How long the media path may stay down, with restarts failing, before the call is given up.
 const RECOVERY_LIMIT_MS: f64 = 120_000.0;
-
-/// What the live call needs to get whole again.
-#[derive(Debug, Default)]
-pub(super) struct Recovery {
-    /// The peer connection's latest `connectionState`.
-    pub(super) link: Option<LinkState>,
-    /// Since when (monotonic ms) the media path has been down, if it is.
-    media_down_since: Option<f64>,
-    /// Bumped on every link change, so a timer started for an earlier state does nothing.
-    episode: u64,
-    /// Bumped on every ICE restart, so only the latest restart's retry timer runs.
-    restarts: u64,
-    /// The browser asked for an offer while the other side could not be reached.
-    pub(super) offer_wanted: bool,
-    /// An ICE restart is due as soon as the other side can be reached.
-    restart_wanted: bool,
-    /// How many offers of the other side arrived on this peer connection.
-    pub(super) remote_offers: u64,
-    /// When the other side's latest offer arrived (monotonic ms).
-    last_remote_offer_at: Option<f64>,
-}
-
-impl Recovery {
-    /// An offer of the other side arrived at `now`.
-    pub(super) fn offer_arrived(&mut self, now: f64) {
-        self.remote_offers += 1;
-        self.last_remote_offer_at = Some(now);
-    }
-
-    /// Whether the polite side should restart ICE itself at `now`: only when the other side has
-    /// not sent an offer (its own restart) for a while since the media path went down.
-    fn polite_may_restart(&self, now: f64) -> bool {
-        let down_since = self.media_down_since.unwrap_or(now);
-        let heard_from = self
-            .last_remote_offer_at
-            .filter(|at| *at >= down_since)
-            .unwrap_or(down_since);
-        now - heard_from >= POLITE_RESTART_FALLBACK_MS
-    }
-
-    /// Starts afresh for a new peer connection.
-    pub(super) fn new_call(&mut self) {
-        let episode = self.episode + 1;
-        let restarts = self.restarts + 1;
-        *self = Recovery {
-            episode,
-            restarts,
-            ..Recovery::default()
-        };
-    }
-}
 
 impl Inner {
     // ----- the seat -------------------------------------------------------------------------
@@ -352,7 +295,7 @@ impl Inner {
         if let Some(mut call) = call {
             call.close();
         }
-        let share = self.screen.borrow_mut().take();
+        let share = self.screen.share.borrow_mut().take();
         if share.is_some() {
             drop(share);
             let vm = self.vm;
@@ -418,7 +361,8 @@ impl Inner {
 
     /// Restarts ICE now if the other side can be reached (or as soon as it can), and tries
     /// again every [`ICE_RESTART_RETRY_MS`] until the link is back. The polite side only
-    /// watches while the other side restarts (see [`POLITE_RESTART_FALLBACK_MS`]).
+    /// watches while the other side restarts (see `POLITE_RESTART_FALLBACK_MS` in
+    /// `visavis_client_core::call::recovery`).
     pub(super) fn restart_ice(self: &Rc<Self>) {
         if !self.can_signal() {
             self.recovery.borrow_mut().restart_wanted = true;
@@ -481,33 +425,5 @@ impl Inner {
             }
         };
         self.apply(Trigger::Health(health));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_polite_side_waits_while_the_other_side_keeps_restarting() {
-        let mut recovery = Recovery {
-            media_down_since: Some(1_000.0),
-            ..Recovery::default()
-        };
-        assert!(!recovery.polite_may_restart(5_000.0));
-        assert!(recovery.polite_may_restart(10_000.0));
-        recovery.offer_arrived(9_000.0);
-        assert!(!recovery.polite_may_restart(10_000.0));
-        assert!(!recovery.polite_may_restart(17_000.0));
-        assert!(recovery.polite_may_restart(18_000.0));
-        assert_eq!(recovery.remote_offers, 1);
-    }
-
-    #[test]
-    fn an_offer_from_before_the_outage_does_not_count() {
-        let mut recovery = Recovery::default();
-        recovery.offer_arrived(500.0);
-        recovery.media_down_since = Some(1_000.0);
-        assert!(recovery.polite_may_restart(10_000.0));
     }
 }

@@ -7,11 +7,11 @@ use leptos::prelude::*;
 use visavis_shared::{ClientMessage, ErrorCode, RoomName};
 
 use crate::browser;
-use crate::call::Role;
-use crate::link::{self};
 use crate::media::{self, LocalMedia};
 use crate::signaling::Signaling;
-use crate::state::Trigger;
+use visavis_client_core::call::Role;
+use visavis_client_core::call::Trigger;
+use visavis_client_core::link::{self};
 
 use super::Inner;
 
@@ -116,9 +116,9 @@ impl Inner {
             // Our seat could not be taken back: the call is over for the server, and the other
             // person has been (or will be) told so.
             self.session.borrow_mut().rejoining = false;
-            self.apply(Trigger::CallFailed(crate::state::describe_error(
-                code, &message,
-            )));
+            self.apply(Trigger::CallFailed(
+                visavis_client_core::call::describe_error(code, &message),
+            ));
             self.teardown();
             return;
         }

@@ -8,10 +8,10 @@ use visavis_shared::{ClientMessage, ServerMessage};
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser;
-use crate::call::Role;
-use crate::link::{self};
 use crate::signaling::{Signaling, SignalingEvent};
-use crate::state::Trigger;
+use visavis_client_core::call::Role;
+use visavis_client_core::call::Trigger;
+use visavis_client_core::link::{self};
 
 use super::Inner;
 

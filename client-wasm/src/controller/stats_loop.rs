@@ -1,6 +1,6 @@
 //! The live statistics of the call: once it connects, reads `getStats()` every second while
 //! the call lasts and publishes each reading, compared with the one before, to the view model
-//! (`live_stats.rs` does the arithmetic). Teardown clears them; the loop ends by itself once
+//! (`visavis_client_core::stats` does the arithmetic). Teardown clears them; the loop ends by itself once
 //! the attempt it belongs to is over.
 
 use std::rc::Rc;
@@ -10,8 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser;
-use crate::live_stats::{self, LiveStats};
-use crate::stats::{self, Stat};
+use visavis_client_core::stats::{self, LiveStats, Stat};
 
 use super::Inner;
 
@@ -56,7 +55,7 @@ impl Inner {
                     }
                     match reading {
                         Ok(current) => {
-                            let snapshot = live_stats::snapshot(previous.as_deref(), &current);
+                            let snapshot = stats::snapshot(previous.as_deref(), &current);
                             inner.vm.call_stats.update(|live| {
                                 if let Some(live) = live {
                                     live.record(snapshot);

@@ -5,8 +5,8 @@ use leptos::logging::warn;
 use leptos::prelude::*;
 
 use crate::browser;
-use crate::chat::{self, Author, ChatLine, Frame};
-use crate::state::Trigger;
+use visavis_client_core::call::Trigger;
+use visavis_client_core::chat::{self, Author, ChatLine, Frame};
 
 use super::{local_clock_time, Inner};
 

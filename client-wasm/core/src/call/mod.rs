@@ -1,0 +1,21 @@
+//! The call's rules: its states and their transitions, the status line's words, the
+//! perfect-negotiation rules, the remote-candidate buffer, and what keeps a call through an
+//! outage (the reconnect backoff, the recovery rules, the seat kept for a reload).
+
+pub mod backoff;
+pub mod candidates;
+pub mod negotiation;
+pub mod recovery;
+pub mod role;
+pub mod seat;
+pub mod state;
+pub mod status;
+
+pub use backoff::*;
+pub use candidates::*;
+pub use negotiation::*;
+pub use recovery::*;
+pub use role::*;
+pub use seat::*;
+pub use state::*;
+pub use status::*;
