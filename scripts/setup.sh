@@ -40,6 +40,8 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     command -v chromedriver >/dev/null || missing+=(chromium-driver)
     # coturn: the TURN tests run a real coturn on loopback.
     command -v turnserver >/dev/null || missing+=(coturn)
+    # nginx with its stream module: the test of the documented TURN-on-443 configuration.
+    [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(nginx libnginx-mod-stream)
     # Firefox ESR: the Chromium <-> Firefox interop tests (driven by geckodriver, below).
     command -v firefox-esr >/dev/null || missing+=(firefox-esr)
     if [ ${#missing[@]} -gt 0 ]; then

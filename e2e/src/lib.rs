@@ -48,6 +48,7 @@ pub mod measure;
 pub mod paths;
 pub mod person;
 pub mod turn;
+pub mod turn_transports;
 pub mod wait;
 
 pub use app::{AppOptions, SharedLog, TestApp};

@@ -72,6 +72,12 @@ pub fn free_udp_and_tcp_port() -> anyhow::Result<u16> {
     bail!("found no loopback port free for both UDP and TCP")
 }
 
+/// A loopback TCP port that is free right now (for a TLS listener).
+pub fn free_tcp_port() -> anyhow::Result<u16> {
+    let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).context("binding a probe socket")?;
+    Ok(listener.local_addr()?.port())
+}
+
 /// `len` consecutive UDP ports, all free on loopback right now, between 20000 and 60000 (below
 /// the usual ephemeral range, so the OS is unlikely to hand them out meanwhile). Other processes
 /// may still take one before the relay does; a relay skips ports it cannot bind.
@@ -242,10 +248,19 @@ pub fn require_coturn() {
 pub struct Coturn {
     child: Option<Child>,
     port: u16,
+    /// TURN over TLS, when started with [`Coturn::start_with_tls`].
+    tls: Option<CoturnTls>,
     relay_ports: std::ops::RangeInclusive<u16>,
     secret: String,
     log: crate::SharedLog,
     _dir: tempfile::TempDir,
+}
+
+/// coturn's TLS listener: its port and the certificate files it serves.
+struct CoturnTls {
+    port: u16,
+    cert: PathBuf,
+    key: PathBuf,
 }
 
 impl Coturn {
@@ -253,6 +268,20 @@ impl Coturn {
     /// 51 relay ports, loopback peers allowed, and waits until it answers a STUN Binding
     /// request. Panics if coturn is not installed.
     pub async fn start(secret: &str) -> anyhow::Result<Coturn> {
+        Coturn::start_inner(secret, None).await
+    }
+
+    /// Like [`Coturn::start`], and also serving TURN over TLS on another free loopback port
+    /// with the PEM certificate chain `cert_pem` and key `key_pem`.
+    pub async fn start_with_tls(
+        secret: &str,
+        cert_pem: &str,
+        key_pem: &str,
+    ) -> anyhow::Result<Coturn> {
+        Coturn::start_inner(secret, Some((cert_pem, key_pem))).await
+    }
+
+    async fn start_inner(secret: &str, tls_pem: Option<(&str, &str)>) -> anyhow::Result<Coturn> {
         require_coturn();
         let dir = tempfile::Builder::new()
             .prefix("visavis-e2e-coturn-")
@@ -260,7 +289,21 @@ impl Coturn {
             .context("creating coturn's directory")?;
         let port = free_udp_and_tcp_port()?;
         let relay_ports = free_udp_port_range(51)?;
-        let args = coturn_args(port, &relay_ports, secret, dir.path());
+        let tls = match tls_pem {
+            Some((cert_pem, key_pem)) => {
+                let cert = dir.path().join("turn-cert.pem");
+                let key = dir.path().join("turn-key.pem");
+                std::fs::write(&cert, cert_pem).context("writing coturn's certificate")?;
+                std::fs::write(&key, key_pem).context("writing coturn's key")?;
+                Some(CoturnTls {
+                    port: free_tcp_port()?,
+                    cert,
+                    key,
+                })
+            }
+            None => None,
+        };
+        let args = coturn_args(port, tls.as_ref(), &relay_ports, secret, dir.path());
         let mut child = Command::new(COTURN_BINARY)
             .args(&args)
             .current_dir(dir.path())
@@ -279,6 +322,7 @@ impl Coturn {
         let mut coturn = Coturn {
             child: Some(child),
             port,
+            tls,
             relay_ports,
             secret: secret.to_owned(),
             log,
@@ -318,6 +362,19 @@ impl Coturn {
     /// The `turn:` URL for browsers, over UDP.
     pub fn turn_url(&self) -> String {
         format!("turn:127.0.0.1:{}?transport=udp", self.port)
+    }
+
+    /// The `turn:` URL for browsers, over TCP (the same port as UDP).
+    pub fn turn_tcp_url(&self) -> String {
+        format!("turn:127.0.0.1:{}?transport=tcp", self.port)
+    }
+
+    /// The `turns:` URL for browsers with `host` (which the certificate must name), if coturn
+    /// serves TLS.
+    pub fn turns_url(&self, host: &str) -> Option<String> {
+        self.tls
+            .as_ref()
+            .map(|tls| format!("turns:{host}:{}?transport=tcp", tls.port))
     }
 
     /// The ports coturn relays media from.
@@ -428,7 +485,13 @@ impl Coturn {
         if let Ok(mut lines) = self.log.lock() {
             lines.push("---- coturn started again ----".to_owned());
         }
-        let args = coturn_args(self.port, &self.relay_ports, &self.secret, self._dir.path());
+        let args = coturn_args(
+            self.port,
+            self.tls.as_ref(),
+            &self.relay_ports,
+            &self.secret,
+            self._dir.path(),
+        );
         let deadline = Instant::now() + COTURN_START_TIMEOUT;
         loop {
             let mut child = Command::new(COTURN_BINARY)
@@ -503,15 +566,17 @@ impl Drop for Coturn {
 }
 
 /// coturn's command line: no configuration file, loopback only, the REST API secret, UDP/TCP
-/// without TLS, loopback peers allowed (both browsers' relay addresses are on 127.0.0.1), log to
-/// stdout, pid file and (unused) user database in `dir`.
+/// (plus TLS on its own port when `tls` is given; never DTLS), loopback peers allowed (both
+/// browsers' relay addresses are on 127.0.0.1), log to stdout, pid file and (unused) user
+/// database in `dir`.
 fn coturn_args(
     port: u16,
+    tls: Option<&CoturnTls>,
     relay_ports: &std::ops::RangeInclusive<u16>,
     secret: &str,
     dir: &Path,
 ) -> Vec<String> {
-    vec![
+    let mut args = vec![
         "-n".to_owned(),
         "--listening-ip=127.0.0.1".to_owned(),
         format!("--listening-port={port}"),
@@ -524,7 +589,6 @@ fn coturn_args(
         format!("--realm={TURN_REALM}"),
         "--allow-loopback-peers".to_owned(),
         "--no-cli".to_owned(),
-        "--no-tls".to_owned(),
         "--no-dtls".to_owned(),
         "--fingerprint".to_owned(),
         // Moderate verbosity: one line per processed request (ALLOCATE, 401s...).
@@ -533,7 +597,16 @@ fn coturn_args(
         "--simple-log".to_owned(),
         format!("--pidfile={}", dir.join("turn.pid").display()),
         format!("--userdb={}", dir.join("turndb").display()),
-    ]
+    ];
+    match tls {
+        None => args.push("--no-tls".to_owned()),
+        Some(tls) => args.extend([
+            format!("--tls-listening-port={}", tls.port),
+            format!("--cert={}", tls.cert.display()),
+            format!("--pkey={}", tls.key.display()),
+        ]),
+    }
+    args
 }
 
 /// Reads `stream` line by line into `log` on a background thread until it closes.

@@ -27,8 +27,10 @@ pub struct Config {
     #[arg(long, env = "VISAVIS_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
 
-    /// Serve plain HTTP, for use behind a reverse proxy or on localhost.
-    #[arg(long, env = "VISAVIS_NO_TLS", conflicts_with_all = ["tls_cert", "tls_key"])]
+    /// Serve plain HTTP, for use behind a reverse proxy or on localhost. Together with
+    /// --turn-tls-listen, --tls-cert/--tls-key may still be given: they are then used for TURN
+    /// over TLS only.
+    #[arg(long, env = "VISAVIS_NO_TLS")]
     pub no_tls: bool,
 
     /// The directory of the Trunk build to serve.
@@ -65,10 +67,37 @@ pub struct Config {
     #[arg(long, env = "VISAVIS_TURN_TTL", default_value_t = 3600)]
     pub turn_ttl: u64,
 
-    /// Run the built-in TURN relay (UDP) on this address, e.g. `0.0.0.0:3478`. Needs
-    /// --turn-secret. It is advertised to browsers automatically.
+    /// Run the built-in TURN relay on this address, e.g. `0.0.0.0:3478`, over UDP and TCP on
+    /// the same port. Needs --turn-secret. It is advertised to browsers automatically.
     #[arg(long, env = "VISAVIS_TURN_LISTEN", requires = "turn_secret")]
     pub turn_listen: Option<SocketAddr>,
+
+    /// Also serve the built-in relay over TLS on this address, e.g. `0.0.0.0:5349` or
+    /// `0.0.0.0:443`, with the server's certificate (--tls-cert, or the generated one).
+    /// Needs --turn-listen.
+    #[arg(long, env = "VISAVIS_TURN_TLS_LISTEN", requires = "turn_listen")]
+    pub turn_tls_listen: Option<SocketAddr>,
+
+    /// The port put into the advertised `turns:` URL, when a proxy in front of the TLS listener
+    /// takes connections on another port (e.g. nginx `stream` on 443). Defaults to the bound
+    /// --turn-tls-listen port.
+    #[arg(long, env = "VISAVIS_TURN_TLS_PORT", requires = "turn_tls_listen")]
+    pub turn_tls_port: Option<u16>,
+
+    /// The host name put into the advertised `turn:`/`turns:` URLs instead of the external IP.
+    /// Browsers check the TLS certificate against it, so TURN over TLS needs it in practice.
+    #[arg(long, env = "VISAVIS_TURN_HOST")]
+    pub turn_host: Option<String>,
+
+    /// The most live allocations the built-in relay holds, over all transports.
+    #[arg(long, env = "VISAVIS_TURN_MAX_ALLOCATIONS", default_value_t = 1000)]
+    pub turn_max_allocations: usize,
+
+    /// Let the built-in relay send to private-network peers (10/8, 172.16/12, 192.168/16,
+    /// 100.64/10, fc00::/7) although its external IP is public. Loopback, link-local and
+    /// multicast peers are always refused (loopback is allowed only for a loopback relay).
+    #[arg(long, env = "VISAVIS_TURN_ALLOW_PRIVATE_PEERS")]
+    pub turn_allow_private_peers: bool,
 
     /// The public address of this host, put into relay candidates and into the advertised
     /// `turn:` URL. Defaults to the --turn-listen address when that is not a wildcard.
@@ -158,6 +187,17 @@ pub struct Config {
 }
 
 impl Config {
+    /// Checks what clap cannot express: a certificate with --no-tls is only accepted when
+    /// TURN over TLS will use it.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.no_tls && self.tls_cert.is_some() && self.turn_tls_listen.is_none() {
+            return Err(
+                "--tls-cert/--tls-key with --no-tls are only used by --turn-tls-listen".to_owned(),
+            );
+        }
+        Ok(())
+    }
+
     /// The STUN URLs with empty entries removed, so `--stun ''` means "no STUN".
     pub fn stun_urls(&self) -> Vec<String> {
         self.stun
@@ -230,6 +270,28 @@ mod tests {
     }
 
     #[test]
+    fn turn_over_tls_needs_the_relay_and_a_certificate() {
+        let base = [
+            "visavis",
+            "--turn-secret",
+            "s",
+            "--turn-tls-listen",
+            "0.0.0.0:5349",
+        ];
+        assert!(Config::try_parse_from(base).is_err());
+        let mut with_relay = base.to_vec();
+        with_relay.extend([
+            "--turn-listen",
+            "0.0.0.0:3478",
+            "--turn-host",
+            "turn.example.org",
+        ]);
+        let config = Config::parse_from(&with_relay);
+        assert_eq!(config.turn_host.as_deref(), Some("turn.example.org"));
+        assert_eq!(config.turn_max_allocations, 1000);
+    }
+
+    #[test]
     fn relay_ports_are_a_range() {
         assert_eq!(parse_port_range("49160-49200"), Ok(49160..=49200));
         assert!(parse_port_range("5-1").is_err());
@@ -243,15 +305,28 @@ mod tests {
     }
 
     #[test]
-    fn no_tls_conflicts_with_a_certificate() {
-        assert!(Config::try_parse_from([
+    fn a_certificate_with_no_tls_is_only_for_turn_over_tls() {
+        let plain =
+            Config::parse_from(["visavis", "--no-tls", "--tls-cert", "c", "--tls-key", "k"]);
+        assert!(plain.validate().is_err());
+        let turn_tls = Config::parse_from([
             "visavis",
             "--no-tls",
             "--tls-cert",
             "c",
             "--tls-key",
-            "k"
-        ])
-        .is_err());
+            "k",
+            "--turn-secret",
+            "s",
+            "--turn-listen",
+            "0.0.0.0:3478",
+            "--turn-tls-listen",
+            "0.0.0.0:443",
+        ]);
+        assert_eq!(turn_tls.validate(), Ok(()));
+        assert_eq!(
+            Config::parse_from(["visavis", "--no-tls"]).validate(),
+            Ok(())
+        );
     }
 }

@@ -28,15 +28,16 @@ pub struct IssuedIce {
 }
 
 impl IceConfig {
-    /// Builds the ICE configuration from the flags, plus the built-in relay's URL if it runs.
-    pub fn new(config: &Config, builtin_relay_url: Option<String>) -> IceConfig {
+    /// Builds the ICE configuration from the flags, plus the built-in relay's URLs if it runs
+    /// (see [`builtin_relay_urls`]).
+    pub fn new(config: &Config, builtin_relay_urls: Vec<String>) -> IceConfig {
         let mut turn_urls: Vec<String> = config
             .turn_urls
             .iter()
             .map(|url| url.trim().to_owned())
             .filter(|url| !url.is_empty())
             .collect();
-        turn_urls.extend(builtin_relay_url);
+        turn_urls.extend(builtin_relay_urls);
         IceConfig {
             stun_urls: config.stun_urls(),
             turn_urls,
@@ -102,6 +103,23 @@ impl IceConfig {
     }
 }
 
+/// The URLs that advertise the built-in relay: UDP and TCP on its port, and TLS when it runs.
+/// `host` is the --turn-host name or the external IP; an IPv6 address gets brackets.
+pub fn builtin_relay_urls(host: &str, port: u16, tls_port: Option<u16>) -> Vec<String> {
+    let host = match host.parse::<std::net::Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => host.to_owned(),
+    };
+    let mut urls = vec![
+        format!("turn:{host}:{port}?transport=udp"),
+        format!("turn:{host}:{port}?transport=tcp"),
+    ];
+    if let Some(tls_port) = tls_port {
+        urls.push(format!("turns:{host}:{tls_port}?transport=tcp"));
+    }
+    urls
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -110,7 +128,7 @@ mod tests {
     #[test]
     fn stun_only_needs_no_refresh() {
         let config = Config::parse_from(["visavis", "--stun", "stun:s:3478"]);
-        let issued = IceConfig::new(&config, None).issue_at(1_000);
+        let issued = IceConfig::new(&config, Vec::new()).issue_at(1_000);
         assert_eq!(issued.servers.len(), 1);
         assert_eq!(issued.refresh_in, None);
     }
@@ -126,7 +144,7 @@ mod tests {
             "--turn-ttl",
             "3600",
         ]);
-        let issued = IceConfig::new(&config, None).issue_at(1_000_000);
+        let issued = IceConfig::new(&config, Vec::new()).issue_at(1_000_000);
         let turn = &issued.servers[0];
         assert_eq!(turn.urls, vec!["turn:t:3478"]);
         let username = turn.username.as_deref().expect("test fixture is valid");
@@ -143,7 +161,7 @@ mod tests {
     fn each_connection_gets_its_own_username() {
         let config =
             Config::parse_from(["visavis", "--turn-url", "turn:t:3478", "--turn-secret", "s"]);
-        let ice = IceConfig::new(&config, None);
+        let ice = IceConfig::new(&config, Vec::new());
         assert_ne!(
             ice.issue_at(1).servers[0].username,
             ice.issue_at(1).servers[0].username
@@ -151,15 +169,35 @@ mod tests {
     }
 
     #[test]
-    fn the_builtin_relay_is_advertised_by_itself() {
+    fn the_builtin_relay_is_advertised_on_every_transport_with_one_credential() {
         let config = Config::parse_from(["visavis", "--turn-secret", "s"]);
-        let issued =
-            IceConfig::new(&config, Some("turn:192.0.2.1:3478?transport=udp".into())).issue_at(1);
+        let urls = builtin_relay_urls("192.0.2.1", 3478, Some(5349));
+        let issued = IceConfig::new(&config, urls).issue_at(1);
         assert_eq!(
             issued.servers[0].urls,
-            vec!["turn:192.0.2.1:3478?transport=udp"]
+            vec![
+                "turn:192.0.2.1:3478?transport=udp",
+                "turn:192.0.2.1:3478?transport=tcp",
+                "turns:192.0.2.1:5349?transport=tcp",
+            ]
         );
+        assert_eq!(issued.servers.len(), 1);
         assert!(issued.servers[0].credential.is_some());
+    }
+
+    #[test]
+    fn relay_urls_use_the_host_name_and_bracket_ipv6() {
+        assert_eq!(
+            builtin_relay_urls("turn.example.org", 443, None),
+            vec![
+                "turn:turn.example.org:443?transport=udp",
+                "turn:turn.example.org:443?transport=tcp",
+            ]
+        );
+        assert_eq!(
+            builtin_relay_urls("2001:db8::1", 3478, Some(443))[2],
+            "turns:[2001:db8::1]:443?transport=tcp"
+        );
     }
 
     #[test]
@@ -171,7 +209,7 @@ mod tests {
             "--turn-secret",
             "TOPSECRET",
         ]);
-        let issued = IceConfig::new(&config, None).issue_at(1);
+        let issued = IceConfig::new(&config, Vec::new()).issue_at(1);
         assert!(!serde_json::to_string(&issued.servers)
             .expect("test fixture is valid")
             .contains("TOPSECRET"));

@@ -1,6 +1,7 @@
 //! Prometheus metrics: one registry per server instance (no global state), rendered at
 //! `/metrics` in the text exposition format.
 
+use crate::turn::TurnMetrics;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -31,6 +32,10 @@ pub struct Metrics {
     pub call_setup_seconds: Histogram,
     /// Client-reported media paths: direct or relay.
     pub media_paths: IntCounterVec,
+    /// Client-reported relay transports of relayed calls: udp, tcp or tls.
+    pub relay_transports: IntCounterVec,
+    /// The built-in TURN relay's metrics (all zero when it does not run).
+    pub turn: TurnMetrics,
 }
 
 impl Metrics {
@@ -81,6 +86,17 @@ impl Metrics {
                 .expect("valid metric"),
             ),
             media_paths: counters("media_paths_total", "Client-reported media paths", "path"),
+            relay_transports: counters(
+                "relay_transports_total",
+                "Client-reported relay transports of relayed calls",
+                "transport",
+            ),
+            turn: {
+                let turn = TurnMetrics::new();
+                turn.register(&registry)
+                    .expect("each metric is registered once");
+                turn
+            },
             registry,
         }
     }
@@ -123,5 +139,12 @@ mod tests {
         assert!(text.contains("visavis_seat_grace_expired_total 0"));
         assert!(text.contains("visavis_joins_total{result=\"created\"} 1"));
         assert!(text.contains("visavis_connections 3"));
+        metrics
+            .turn
+            .allocations_granted
+            .with_label_values(&["tls"])
+            .inc();
+        let text = metrics.render();
+        assert!(text.contains("visavis_turn_allocations_total{transport=\"tls\"} 1"));
     }
 }

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 
 use crate::config::Config;
 use crate::hub::HubHandle;
-use crate::ice::IceConfig;
+use crate::ice::{builtin_relay_urls, IceConfig};
 use crate::limits::{ConnectionSlots, IpLimits};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
@@ -23,7 +23,8 @@ use crate::seat_secret;
 use crate::seat_token::SeatSigner;
 use crate::security::SecurityHeaders;
 use crate::tls;
-use crate::turn::{RelayConfig, TurnRelay};
+use crate::turn::relay::DEFAULT_MAX_ALLOCATIONS_PER_CREDENTIAL;
+use crate::turn::{ConnectionLimits, RelayConfig, StreamTimeouts, TlsListen, TurnRelay};
 
 /// How long a graceful shutdown waits for open requests before closing them.
 const SHUTDOWN_TIMEOUT_SECS: u64 = 5;
@@ -43,13 +44,17 @@ impl Application {
     /// Binds the listeners and prepares the server. Must run inside a Tokio runtime, which the
     /// room hub is spawned on.
     pub async fn build(config: Config) -> anyhow::Result<Application> {
+        config.validate().map_err(|problem| anyhow!(problem))?;
         let listener = TcpListener::bind(config.listen)
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
         let rooms = rooms(&config)?;
-        let relay = start_relay(&config).await?;
-        let relay_url = relay.as_ref().map(|(_, url)| url.clone());
+        let relay = start_relay(&config, &metrics).await?;
+        let relay_urls = relay
+            .as_ref()
+            .map(|(_, urls)| urls.clone())
+            .unwrap_or_default();
         let relay = relay.map(|(relay, _)| relay);
         let index_html = std::fs::read_to_string(config.static_dir.join("index.html")).unwrap_or_else(|_| {
             tracing::warn!(dir = %config.static_dir.display(), "no index.html in the static directory; run `trunk build --release`");
@@ -64,7 +69,7 @@ impl Application {
         spawn_ip_table_sweeper(ip_limits.clone());
         let state = web::Data::new(AppState {
             hub: HubHandle::spawn(rooms, metrics.clone()),
-            ice: Arc::new(IceConfig::new(&config, relay_url)),
+            ice: Arc::new(IceConfig::new(&config, relay_urls)),
             static_dir: config.static_dir.clone(),
             metrics: metrics.clone(),
             ip_limits,
@@ -133,9 +138,14 @@ impl Application {
         self.metrics_server.as_ref().map(|(port, _)| *port)
     }
 
-    /// The address of the built-in TURN relay, if it runs.
+    /// The address of the built-in TURN relay (UDP and TCP), if it runs.
     pub fn relay_addr(&self) -> Option<std::net::SocketAddr> {
         self.relay.as_ref().map(TurnRelay::local_addr)
+    }
+
+    /// The address of the built-in relay's TLS listener, if it runs.
+    pub fn relay_tls_addr(&self) -> Option<std::net::SocketAddr> {
+        self.relay.as_ref().and_then(TurnRelay::tls_addr)
     }
 
     /// A handle that can stop the server gracefully.
@@ -211,9 +221,12 @@ fn spawn_ip_table_sweeper(ip_limits: Arc<IpLimits>) {
     });
 }
 
-/// Starts the built-in TURN relay when `--turn-listen` is set, and returns it with the URL to
+/// Starts the built-in TURN relay when `--turn-listen` is set, and returns it with the URLs to
 /// advertise to browsers.
-async fn start_relay(config: &Config) -> anyhow::Result<Option<(TurnRelay, String)>> {
+async fn start_relay(
+    config: &Config,
+    metrics: &Metrics,
+) -> anyhow::Result<Option<(TurnRelay, Vec<String>)>> {
     let (Some(listen), Some(secret)) = (config.turn_listen, &config.turn_secret) else {
         return Ok(None);
     };
@@ -224,20 +237,48 @@ async fn start_relay(config: &Config) -> anyhow::Result<Option<(TurnRelay, Strin
             "--turn-listen {listen} is a wildcard address; set --turn-external-ip to this host's public IP"
         ),
     };
+    let tls = match config.turn_tls_listen {
+        Some(listen) => Some(TlsListen {
+            listen,
+            config: Arc::new(tls::server_config(config)?),
+        }),
+        None => None,
+    };
+    if tls.is_some() && config.turn_host.is_none() {
+        tracing::warn!("TURN over TLS without --turn-host: browsers check the certificate against the external IP");
+    }
     let relay = TurnRelay::start(RelayConfig {
         listen,
+        tls,
         external_ip,
         relay_ports: config.turn_relay_ports.clone(),
         realm: "visavis".into(),
         secret: secret.as_bytes().to_vec(),
+        allow_private_peers: config.turn_allow_private_peers,
+        max_allocations_per_credential: DEFAULT_MAX_ALLOCATIONS_PER_CREDENTIAL,
+        max_allocations: config.turn_max_allocations,
+        connection_limits: ConnectionLimits {
+            exempt_loopback: config.rate_limit_exempt_loopback,
+            trusted_proxies: config.trusted_proxies.clone(),
+            ..ConnectionLimits::default()
+        },
+        stream_timeouts: StreamTimeouts::default(),
+        metrics: metrics.turn.clone(),
     })
     .await
     .context("starting the built-in TURN relay")?;
+    let host = config
+        .turn_host
+        .clone()
+        .unwrap_or_else(|| external_ip.to_string());
     let port = relay.local_addr().port();
-    let host = match external_ip {
-        std::net::IpAddr::V6(v6) => format!("[{v6}]"),
-        std::net::IpAddr::V4(v4) => v4.to_string(),
-    };
-    tracing::info!(port, "built-in TURN relay listening (udp)");
-    Ok(Some((relay, format!("turn:{host}:{port}?transport=udp"))))
+    let tls_port = relay
+        .tls_addr()
+        .map(|addr| config.turn_tls_port.unwrap_or(addr.port()));
+    tracing::info!(
+        port,
+        ?tls_port,
+        "built-in TURN relay listening (udp, tcp, tls if set)"
+    );
+    Ok(Some((relay, builtin_relay_urls(&host, port, tls_port))))
 }

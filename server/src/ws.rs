@@ -9,7 +9,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session
 use futures_util::StreamExt;
 use tokio::time::{interval, timeout, MissedTickBehavior};
 use visavis_shared::limits::MAX_FRAME_BYTES;
-use visavis_shared::{decode_client_message, ClientMessage, ErrorCode, ServerMessage};
+use visavis_shared::{decode_client_message, ClientMessage, ErrorCode, MediaPath, ServerMessage};
 
 use crate::hub::HubHandle;
 use crate::ice::IceConfig;
@@ -294,7 +294,11 @@ async fn dispatch(
     context: &SocketContext,
 ) -> Option<ServerMessage> {
     match message {
-        ClientMessage::Report { setup_ms, path } => {
+        ClientMessage::Report {
+            setup_ms,
+            path,
+            relay_transport,
+        } => {
             context
                 .metrics
                 .call_setup_seconds
@@ -304,6 +308,13 @@ async fn dispatch(
                 .media_paths
                 .with_label_values(&[path.as_str()])
                 .inc();
+            if let (MediaPath::Relay, Some(transport)) = (path, relay_transport) {
+                context
+                    .metrics
+                    .relay_transports
+                    .with_label_values(&[transport.as_str()])
+                    .inc();
+            }
             None
         }
         ClientMessage::Join { .. } if !context.ip_limits.allow_join(context.client_ip) => {

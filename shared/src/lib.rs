@@ -9,5 +9,7 @@ pub mod message;
 pub mod room;
 
 pub use decode::{decode_client_message, DecodeError};
-pub use message::{ClientMessage, ErrorCode, IceCandidate, IceServer, MediaPath, ServerMessage};
+pub use message::{
+    ClientMessage, ErrorCode, IceCandidate, IceServer, MediaPath, RelayTransport, ServerMessage,
+};
 pub use room::{RoomName, RoomNameError};

@@ -46,7 +46,64 @@ pub enum ClientMessage {
     },
     /// How the call went, for the operator's metrics: the time from joining to media flowing,
     /// and whether the media path is direct or relayed. Carries no addresses.
-    Report { setup_ms: u32, path: MediaPath },
+    Report {
+        setup_ms: u32,
+        path: MediaPath,
+        /// For a relayed path: how this browser reaches its relay (the selected pair's local
+        /// relay candidate's `relayProtocol`). Absent for direct paths, from older clients, or
+        /// when the relay is on the other end only. A value this version does not know reads
+        /// as absent, so a newer client's report still counts.
+        #[serde(
+            default,
+            skip_serializing_if = "Option::is_none",
+            deserialize_with = "lenient_relay_transport"
+        )]
+        relay_transport: Option<RelayTransport>,
+    },
+}
+
+/// Reads an optional relay transport, taking unknown strings as absent.
+fn lenient_relay_transport<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<RelayTransport>, D::Error> {
+    let text: Option<String> = Option::deserialize(deserializer)?;
+    Ok(text
+        .as_deref()
+        .and_then(RelayTransport::from_relay_protocol))
+}
+
+/// How a browser reaches its TURN relay: `relayProtocol` in `getStats`. Toward the other peer a
+/// relay always sends UDP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RelayTransport {
+    /// TURN over UDP.
+    Udp,
+    /// TURN over TCP.
+    Tcp,
+    /// TURN over TLS over TCP.
+    Tls,
+}
+
+impl RelayTransport {
+    /// The wire name, for metrics labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RelayTransport::Udp => "udp",
+            RelayTransport::Tcp => "tcp",
+            RelayTransport::Tls => "tls",
+        }
+    }
+
+    /// Parses `getStats`' `relayProtocol` (`udp`, `tcp` or `tls`); anything else is `None`.
+    pub fn from_relay_protocol(protocol: &str) -> Option<RelayTransport> {
+        match protocol {
+            "udp" => Some(RelayTransport::Udp),
+            "tcp" => Some(RelayTransport::Tcp),
+            "tls" => Some(RelayTransport::Tls),
+            _ => None,
+        }
+    }
 }
 
 /// Whether a call's media flows directly between the browsers or through a TURN relay.

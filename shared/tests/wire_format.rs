@@ -3,8 +3,8 @@
 
 use serde_json::{json, Value};
 use visavis_shared::{
-    decode_client_message, ClientMessage, ErrorCode, IceCandidate, IceServer, MediaPath, RoomName,
-    ServerMessage,
+    decode_client_message, ClientMessage, ErrorCode, IceCandidate, IceServer, MediaPath,
+    RelayTransport, RoomName, ServerMessage,
 };
 
 fn room(name: &str) -> RoomName {
@@ -81,6 +81,7 @@ fn client_cases() -> Vec<(ClientMessage, Value)> {
             ClientMessage::Report {
                 setup_ms: 850,
                 path: MediaPath::Relay,
+                relay_transport: None,
             },
             json!({"type":"report","setup_ms":850,"path":"relay"}),
         ),
@@ -88,8 +89,33 @@ fn client_cases() -> Vec<(ClientMessage, Value)> {
             ClientMessage::Report {
                 setup_ms: 120,
                 path: MediaPath::Direct,
+                relay_transport: None,
             },
             json!({"type":"report","setup_ms":120,"path":"direct"}),
+        ),
+        (
+            ClientMessage::Report {
+                setup_ms: 2100,
+                path: MediaPath::Relay,
+                relay_transport: Some(RelayTransport::Tcp),
+            },
+            json!({"type":"report","setup_ms":2100,"path":"relay","relay_transport":"tcp"}),
+        ),
+        (
+            ClientMessage::Report {
+                setup_ms: 2600,
+                path: MediaPath::Relay,
+                relay_transport: Some(RelayTransport::Tls),
+            },
+            json!({"type":"report","setup_ms":2600,"path":"relay","relay_transport":"tls"}),
+        ),
+        (
+            ClientMessage::Report {
+                setup_ms: 900,
+                path: MediaPath::Relay,
+                relay_transport: Some(RelayTransport::Udp),
+            },
+            json!({"type":"report","setup_ms":900,"path":"relay","relay_transport":"udp"}),
         ),
     ]
 }
@@ -380,6 +406,19 @@ fn a_candidate_that_is_a_string_is_an_invalid_message() {
     assert_eq!(
         code_of(r#"{"type":"ice_candidate","candidate":"candidate:1"}"#),
         ErrorCode::InvalidMessage
+    );
+}
+
+#[test]
+fn a_report_with_a_relay_transport_this_version_does_not_know_still_counts() {
+    let text = r#"{"type":"report","setup_ms":700,"path":"relay","relay_transport":"quic"}"#;
+    assert_eq!(
+        decode_client_message(text).expect("a report with an unknown transport decodes"),
+        ClientMessage::Report {
+            setup_ms: 700,
+            path: MediaPath::Relay,
+            relay_transport: None,
+        }
     );
 }
 

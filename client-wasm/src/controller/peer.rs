@@ -433,7 +433,11 @@ impl Inner {
                         inner.vm.media_path.set(Some(path));
                         match setup_ms {
                             Some(setup_ms) => {
-                                inner.send(&ClientMessage::Report { setup_ms, path });
+                                inner.send(&ClientMessage::Report {
+                                    setup_ms,
+                                    path,
+                                    relay_transport: None,
+                                });
                             }
                             None => warn!("call: no set-up start was recorded; no report sent"),
                         }

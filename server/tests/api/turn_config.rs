@@ -140,3 +140,44 @@ async fn the_builtin_relay_is_advertised_at_its_bound_port() {
     check_credentials(turn, 3600);
     assert!(!config.to_string().contains(SECRET), "{config}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_builtin_relay_is_advertised_over_udp_tcp_and_tls_with_one_credential() {
+    let app = spawn_app_with(&[
+        "--turn-secret",
+        SECRET,
+        "--turn-listen",
+        "127.0.0.1:0",
+        "--turn-tls-listen",
+        "127.0.0.1:0",
+        "--turn-host",
+        "turn.example.org",
+    ])
+    .await;
+    let port = app.relay_addr.expect("the relay runs").port();
+
+    let config = first_message(&app, "alice").await;
+
+    let udp = format!("turn:turn.example.org:{port}?transport=udp");
+    let turn = server_with_url(&config, &udp);
+    let urls: Vec<&str> = turn["urls"]
+        .as_array()
+        .expect("a url list")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    assert_eq!(urls.len(), 3, "{urls:?}");
+    assert_eq!(urls[0], udp);
+    assert_eq!(
+        urls[1],
+        format!("turn:turn.example.org:{port}?transport=tcp")
+    );
+    let tls_port = urls[2]
+        .strip_prefix("turns:turn.example.org:")
+        .and_then(|rest| rest.strip_suffix("?transport=tcp"))
+        .and_then(|port| port.parse::<u16>().ok())
+        .unwrap_or_else(|| panic!("the third URL should be turns: with a port: {urls:?}"));
+    assert_ne!(tls_port, 0);
+    assert_ne!(tls_port, port);
+    check_credentials(turn, 3600);
+}
