@@ -5,6 +5,7 @@
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+use anyhow::Context;
 use futures_util::{SinkExt, StreamExt};
 use tokio::time::Instant as TokioInstant;
 use tokio_tungstenite::tungstenite::Message;
@@ -120,7 +121,13 @@ async fn bounce(
             _ = tokio::time::sleep_until(end) => break,
         };
         let Some(message) = message else { break };
-        let Message::Text(text) = message? else {
+        let message = match message {
+            Ok(message) => message,
+            // The partner's side stops at the end too and closes; a race there is no failure.
+            Err(_) if ending(end) => break,
+            Err(err) => return Err(err).context("a relay socket failed mid-run"),
+        };
+        let Message::Text(text) = message else {
             continue;
         };
         let Some(sent) = sent_ns_of(text.as_str()) else {
@@ -134,10 +141,19 @@ async fn bounce(
         if now >= start {
             latencies.push(received.saturating_sub(sent));
         }
-        ws.send(Message::text(candidate_frame(now_ns()))).await?;
+        match ws.send(Message::text(candidate_frame(now_ns()))).await {
+            Ok(()) => {}
+            Err(_) if ending(end) => break,
+            Err(err) => return Err(err).context("a relay socket failed mid-run"),
+        }
     }
     let _ = ws.close(None).await;
     Ok(latencies)
+}
+
+/// Whether the run is over or about to be: the partner may already have closed.
+fn ending(end: TokioInstant) -> bool {
+    TokioInstant::now() + Duration::from_millis(200) >= end
 }
 
 fn now_ns() -> u64 {
