@@ -176,6 +176,11 @@ pub struct Config {
     )]
     pub trusted_proxies: Vec<IpAddr>,
 
+    /// How many hub shards own the rooms (each room belongs to one, by a hash of its name;
+    /// each shard is a thread). Default: one per HTTP worker thread, i.e. per core.
+    #[arg(long, env = "VISAVIS_HUB_SHARDS", value_parser = parse_shards)]
+    pub hub_shards: Option<usize>,
+
     /// Serve `/metrics` on this separate address (e.g. `127.0.0.1:9090`) instead of the main one.
     #[arg(long, env = "VISAVIS_METRICS_LISTEN")]
     pub metrics_listen: Option<SocketAddr>,
@@ -198,6 +203,11 @@ impl Config {
         Ok(())
     }
 
+    /// How many HTTP worker threads serve requests: one per core, as actix-web would choose.
+    pub fn workers(&self) -> usize {
+        std::thread::available_parallelism().map_or(1, usize::from)
+    }
+
     /// The STUN URLs with empty entries removed, so `--stun ''` means "no STUN".
     pub fn stun_urls(&self) -> Vec<String> {
         self.stun
@@ -205,6 +215,14 @@ impl Config {
             .map(|url| url.trim().to_owned())
             .filter(|url| !url.is_empty())
             .collect()
+    }
+}
+
+/// Parses a shard count: 1 to 1024.
+fn parse_shards(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(shards @ 1..=1024) => Ok(shards),
+        _ => Err(format!("{text:?} is not a shard count from 1 to 1024")),
     }
 }
 

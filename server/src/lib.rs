@@ -6,6 +6,8 @@ pub mod hub;
 pub mod ice;
 pub mod limits;
 pub mod metrics;
+pub mod outbound;
+pub mod relay_frame;
 pub mod rooms;
 pub mod routes;
 pub mod seat_secret;

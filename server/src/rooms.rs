@@ -21,6 +21,9 @@ use visavis_shared::{ClientMessage, ErrorCode, RoomName, ServerMessage};
 
 use crate::seat_token::{SeatClaim, SeatSigner};
 
+mod budget;
+pub use budget::RoomBudget;
+
 /// Identifies one WebSocket connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct ConnId(pub u64);
@@ -169,9 +172,9 @@ impl EndedCalls {
 
 /// All rooms, who sits in them, and who is away.
 pub struct Rooms {
-    /// The most rooms open at once; a join or rebuild that would open one more gets
-    /// `server_busy`.
-    max_rooms: usize,
+    /// The most rooms open at once (shared with the other hub shards, if any); a join or
+    /// rebuild that would open one more gets `server_busy`.
+    budget: RoomBudget,
     /// How long an away seat is held.
     grace: Duration,
     /// Signs and checks seat tokens.
@@ -203,7 +206,7 @@ impl Rooms {
     /// period. `rng` should be seeded from the OS in production.
     pub fn new(signer: SeatSigner, rng: StdRng) -> Rooms {
         Rooms {
-            max_rooms: usize::MAX,
+            budget: RoomBudget::new(usize::MAX),
             grace: DEFAULT_GRACE,
             signer,
             rng,
@@ -217,8 +220,14 @@ impl Rooms {
     }
 
     /// Holds at most `max_rooms` rooms at once.
-    pub fn with_room_limit(mut self, max_rooms: usize) -> Rooms {
-        self.max_rooms = max_rooms;
+    pub fn with_room_limit(self, max_rooms: usize) -> Rooms {
+        self.with_room_budget(RoomBudget::new(max_rooms))
+    }
+
+    /// Counts its rooms against `budget`, which other `Rooms` (hub shards) may share, so that
+    /// the limit applies to all of them together.
+    pub fn with_room_budget(mut self, budget: RoomBudget) -> Rooms {
+        self.budget = budget;
         self
     }
 
@@ -236,6 +245,11 @@ impl Rooms {
     /// The number of seated connections.
     pub fn seated_count(&self) -> usize {
         self.seat_of.len()
+    }
+
+    /// The names of the open rooms.
+    pub fn room_names(&self) -> impl Iterator<Item = &RoomName> {
+        self.rooms.keys()
     }
 
     /// The room `conn` is in, if any.
@@ -327,12 +341,12 @@ impl Rooms {
             signer,
             seat_of,
             ended_calls,
-            max_rooms,
+            budget,
             ..
         } = self;
         match rooms.get_mut(&name) {
             None => {
-                if rooms.len() >= *max_rooms {
+                if !budget.try_open() {
                     return busy(conn);
                 }
                 let mut room = Room {
@@ -395,19 +409,30 @@ impl Rooms {
     }
 
     fn relay(&self, conn: ConnId, message: ServerMessage) -> Vec<Outgoing> {
-        let Some(room) = self.seat_of.get(&conn) else {
-            return refuse(
-                conn,
-                ErrorCode::NotInRoom,
-                "join a room before sending call messages",
-            );
-        };
-        match self.other_peer(room, conn) {
-            Some(other) => vec![(other, message)],
-            // Alone, or the other is away: there is nobody to tell, which is not the sender's
-            // fault. A returning peer renegotiates (ICE restart) if it missed something.
-            None => Vec::new(),
+        match self.relay_target(conn) {
+            Ok(Some(other)) => vec![(other, message)],
+            Ok(None) => Vec::new(),
+            Err(refusal) => vec![refusal],
         }
+    }
+
+    /// Where a relayed message (`invite`, `ok`, `ice_candidate`) from `conn` goes, once it is
+    /// known to be within the size limits: to the other seat of its room if that seat is
+    /// present (`Ok(Some)`), nowhere if it is alone or the other is away (`Ok(None)`, which is
+    /// not the sender's fault; a returning peer renegotiates if it missed something), or back
+    /// to `conn` as `not_in_room` if it has no seat (`Err`). [`Rooms::handle`] relays by this
+    /// rule; the hub uses it directly to forward a frame's original text.
+    pub fn relay_target(&self, conn: ConnId) -> Result<Option<ConnId>, Outgoing> {
+        let Some(room) = self.seat_of.get(&conn) else {
+            return Err((
+                conn,
+                ServerMessage::error(
+                    ErrorCode::NotInRoom,
+                    "join a room before sending call messages",
+                ),
+            ));
+        };
+        Ok(self.other_peer(room, conn))
     }
 
     /// A clean departure: the seat is freed at once.
@@ -512,7 +537,7 @@ impl Rooms {
             // Unknown room, valid token of a call not known to have ended: this process does
             // not remember it (typically it restarted), so the room is rebuilt around the token.
             None => {
-                if self.rooms.len() >= self.max_rooms {
+                if !self.budget.try_open() {
                     return busy(conn);
                 }
                 self.rebuild(conn, &name, &claim);
@@ -650,6 +675,7 @@ impl Rooms {
             None => {
                 let call = room.call;
                 self.rooms.remove(name);
+                self.budget.close();
                 self.ended_calls.insert(call);
                 Vec::new()
             }
@@ -729,6 +755,13 @@ impl Rooms {
         }
         if present != self.seat_of.len() {
             return Err("the seat index holds connections that are in no room".into());
+        }
+        if self.budget.open() < self.rooms.len() {
+            return Err(format!(
+                "{} rooms are open but the room budget counts {}",
+                self.rooms.len(),
+                self.budget.open()
+            ));
         }
         Ok(())
     }

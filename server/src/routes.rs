@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use actix_files::{Files, NamedFile};
+use actix_web::body::BodyStream;
 use actix_web::dev::{fn_service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -17,6 +18,7 @@ use crate::hub::HubHandle;
 use crate::ice::IceConfig;
 use crate::limits::{client_ip, ConnectionSlots, IpLimits, MessageLimiter};
 use crate::metrics::Metrics;
+use crate::outbound::{self, Frame};
 use crate::security::origin_allowed;
 use crate::ws::{run_socket, SocketContext};
 
@@ -159,7 +161,13 @@ async fn websocket(
             .content_type("text/plain; charset=utf-8")
             .body("too many connections from your address\n"));
     }
-    let (response, mut session, stream) = actix_ws::handle(&req, body)?;
+    // actix-ws does the handshake and reads frames; the frames we write come from our own
+    // queue (`outbound.rs`), which the hub shards fill directly.
+    let (response, _session, stream) = actix_ws::handle(&req, body)?;
+    let (outbound, body) = outbound::channel();
+    let response = response
+        .set_body(BodyStream::new(body))
+        .map_into_boxed_body();
     let Some(slot) = state.slots.try_take() else {
         // At the cap the socket is still accepted, so the browser gets a clear reason instead of
         // a bare failed handshake, and is then closed.
@@ -174,8 +182,8 @@ async fn websocket(
                 ErrorCode::ServerBusy,
                 "the server is at its connection limit; try again later",
             );
-            let _ = session.text(busy.to_json()).await;
-            let _ = session.close(None).await;
+            let _ = outbound.send(Frame::Text(busy.to_json().into())).await;
+            let _ = outbound.send(Frame::Close(None)).await;
         });
         return Ok(response);
     };
@@ -190,7 +198,7 @@ async fn websocket(
         slot,
     };
     // The message stream is tied to this worker's thread, so the task is spawned locally.
-    actix_web::rt::spawn(run_socket(session, stream, context));
+    actix_web::rt::spawn(run_socket(outbound, stream, context));
     Ok(response)
 }
 

@@ -17,7 +17,7 @@ use crate::hub::HubHandle;
 use crate::ice::{builtin_relay_urls, IceConfig};
 use crate::limits::{ConnectionSlots, IpLimits};
 use crate::metrics::Metrics;
-use crate::rooms::Rooms;
+use crate::rooms::{RoomBudget, Rooms};
 use crate::routes::{self, cache_control_for, metrics_response, AppState};
 use crate::seat_secret;
 use crate::seat_token::SeatSigner;
@@ -49,7 +49,12 @@ impl Application {
             .with_context(|| format!("binding {}", config.listen))?;
         let port = listener.local_addr()?.port();
         let metrics = Arc::new(Metrics::new());
-        let rooms = rooms(&config)?;
+        let workers = config.workers();
+        let hub = HubHandle::start(
+            shard_rooms(&config, config.hub_shards.unwrap_or(workers))?,
+            metrics.clone(),
+        )
+        .context("starting the hub shards")?;
         let relay = start_relay(&config, &metrics).await?;
         let relay_urls = relay
             .as_ref()
@@ -68,7 +73,7 @@ impl Application {
         ));
         spawn_ip_table_sweeper(ip_limits.clone());
         let state = web::Data::new(AppState {
-            hub: HubHandle::spawn(rooms, metrics.clone()),
+            hub,
             ice: Arc::new(IceConfig::new(&config, relay_urls)),
             static_dir: config.static_dir.clone(),
             metrics: metrics.clone(),
@@ -106,6 +111,7 @@ impl Application {
                 })
                 .configure(move |cfg| routes::configure(cfg, static_dir))
         })
+        .workers(workers)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
 
         let scheme = if config.no_tls { "http" } else { "https" };
@@ -173,15 +179,21 @@ impl Application {
     }
 }
 
-/// The room state, with the seat-token secret from the data directory (so tokens survive a
-/// restart) and an RNG seeded from the OS.
-fn rooms(config: &Config) -> anyhow::Result<Rooms> {
+/// The room state of each of `shards` hub shards: the seat-token secret from the data
+/// directory (so tokens survive a restart) in each, an RNG of its own seeded from the OS, and
+/// one room budget for all, so `--max-rooms` counts every shard's rooms together.
+fn shard_rooms(config: &Config, shards: usize) -> anyhow::Result<Vec<Rooms>> {
     let secret = seat_secret::load_or_create(&config.data_dir)?;
-    let rng = StdRng::try_from_os_rng()
-        .map_err(|err| anyhow!("the operating system gave no random seed: {err}"))?;
-    Ok(Rooms::new(SeatSigner::new(&secret), rng)
-        .with_room_limit(config.max_rooms)
-        .with_grace(Duration::from_secs(config.reconnect_grace_secs)))
+    let budget = RoomBudget::new(config.max_rooms);
+    (0..shards.max(1))
+        .map(|_| {
+            let rng = StdRng::try_from_os_rng()
+                .map_err(|err| anyhow!("the operating system gave no random seed: {err}"))?;
+            Ok(Rooms::new(SeatSigner::new(&secret), rng)
+                .with_room_budget(budget.clone())
+                .with_grace(Duration::from_secs(config.reconnect_grace_secs)))
+        })
+        .collect()
 }
 
 /// A one-route server for `/metrics` on its own address, typically private.

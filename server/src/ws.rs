@@ -5,17 +5,18 @@ use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError};
 use futures_util::StreamExt;
 use tokio::time::{interval, timeout, MissedTickBehavior};
 use visavis_shared::limits::MAX_FRAME_BYTES;
 use visavis_shared::{decode_client_message, ClientMessage, ErrorCode, MediaPath, ServerMessage};
 
-use crate::hub::HubHandle;
+use crate::hub::{Connection, HubHandle, Link, QueueError};
 use crate::ice::IceConfig;
 use crate::limits::{IpLimits, MessageLimiter, Slot, Verdict};
 use crate::metrics::Metrics;
-use crate::rooms::ConnId;
+use crate::outbound::{Frame, Outbound};
+use crate::relay_frame::forwardable;
 
 /// How often the server pings each browser.
 pub const HEARTBEAT_INTERVAL: Duration = Duration::from_secs(3);
@@ -130,16 +131,21 @@ enum Next {
     End(EndReason),
 }
 
-/// Runs one WebSocket until it ends, then tells the hub it is gone.
+/// Runs one WebSocket until it ends, then tells the hub it is gone. Frames are read from
+/// `stream` and written by queueing them into `outbound`, whose body the HTTP dispatcher
+/// writes.
 pub async fn run_socket(
-    mut session: Session,
+    outbound: Outbound,
     stream: actix_ws::MessageStream,
     mut context: SocketContext,
 ) {
-    let Some(mut connection) = context.hub.connect().await else {
-        let _ = timeout(SEND_TIMEOUT, session.close(None)).await;
+    let Some(mut connection) = context.hub.connect(outbound.clone()) else {
+        let _ = timeout(SEND_TIMEOUT, outbound.send(Frame::Close(None))).await;
         return;
     };
+    // The link holds the only other sender: the body ends once the link is gone.
+    drop(outbound);
+    let link = connection.link.clone();
     let conn = connection.id;
     context.metrics.connections.inc();
     if context.log_ips {
@@ -160,14 +166,14 @@ pub async fn run_socket(
     let (welcome, refresh_in) = context.ice.config_message();
     let refresh_timer = tokio::time::sleep(refresh_in.unwrap_or(NEVER));
     tokio::pin!(refresh_timer);
-    let reason = match send(&mut session, &welcome).await {
+    let reason = match send(&link, &welcome).await {
         Err(reason) => reason,
         Ok(()) => loop {
             let next = tokio::select! {
                 frame = frames.next() => {
                     last_heard = Instant::now();
                     match frame {
-                        Some(Ok(message)) => handle_frame(conn, message, &mut session, &mut context).await,
+                        Some(Ok(message)) => handle_frame(&mut connection, message, &mut context).await,
                         // The connection ended (FIN) without a close frame.
                         None => Next::End(EndReason::Lost),
                         // The connection broke under us (RST).
@@ -181,17 +187,11 @@ pub async fn run_socket(
                         }
                     }
                 }
-                outbound = connection.outbound.recv() => match outbound {
-                    Some(message) => match send(&mut session, &message).await {
-                        Ok(()) => Next::Continue,
-                        Err(reason) => Next::End(reason),
-                    },
-                    None => Next::End(EndReason::Dropped),
-                },
+                _ = link.dropped() => Next::End(EndReason::Dropped),
                 _ = &mut refresh_timer, if context.ice.has_turn() => {
                     let (fresh, refresh_in) = context.ice.config_message();
                     refresh_timer.as_mut().reset(tokio::time::Instant::now() + refresh_in.unwrap_or(NEVER));
-                    match send(&mut session, &fresh).await {
+                    match send(&link, &fresh).await {
                         Ok(()) => Next::Continue,
                         Err(reason) => Next::End(reason),
                     }
@@ -200,10 +200,9 @@ pub async fn run_socket(
                     if last_heard.elapsed() > CLIENT_TIMEOUT {
                         Next::End(EndReason::Heartbeat)
                     } else {
-                        match timeout(SEND_TIMEOUT, session.ping(b"")).await {
-                            Ok(Ok(())) => Next::Continue,
-                            Ok(Err(_closed)) => Next::End(EndReason::Lost),
-                            Err(_elapsed) => Next::End(EndReason::SlowConsumer),
+                        match write(&link, Frame::Ping).await {
+                            Ok(()) => Next::Continue,
+                            Err(reason) => Next::End(reason),
                         }
                     }
                 }
@@ -224,19 +223,18 @@ pub async fn run_socket(
     }
     context.metrics.connections.dec();
     if reason.is_clean() {
-        context.hub.disconnect(conn).await;
+        connection.disconnect().await;
     } else {
-        context.hub.lost(conn).await;
+        connection.lost().await;
     }
     // Even the close frame is bounded: a peer that does not read must not hold this task.
-    let _ = timeout(SEND_TIMEOUT, session.close(reason.close_reason())).await;
+    let _ = write(&link, Frame::Close(reason.close_reason())).await;
 }
 
 /// Handles one frame from the browser.
 async fn handle_frame(
-    conn: ConnId,
+    connection: &mut Connection,
     frame: AggregatedMessage,
-    session: &mut Session,
     context: &mut SocketContext,
 ) -> Next {
     let text = match frame {
@@ -244,28 +242,37 @@ async fn handle_frame(
         AggregatedMessage::Binary(_) => None,
         AggregatedMessage::Ping(bytes) => {
             // Bounded like every write: a client that pings but never reads must not block here.
-            return match timeout(SEND_TIMEOUT, session.pong(&bytes)).await {
-                Ok(Ok(())) => Next::Continue,
-                Ok(Err(_closed)) => Next::End(EndReason::Lost),
-                Err(_elapsed) => Next::End(EndReason::SlowConsumer),
+            return match write(&connection.link, Frame::Pong(bytes)).await {
+                Ok(()) => Next::Continue,
+                Err(reason) => Next::End(reason),
             };
         }
         AggregatedMessage::Pong(_) => return Next::Continue,
         AggregatedMessage::Close(reason) => return Next::End(close_frame_reason(reason.as_ref())),
     };
+    let conn = connection.id;
     let reply = match context.limiter.check() {
         Verdict::Close => return Next::End(EndReason::RateLimit),
         Verdict::Refuse => Some(ServerMessage::error(
             ErrorCode::RateLimited,
             "too many messages; slow down",
         )),
-        Verdict::Allow => match text.as_deref().map(decode_client_message) {
+        Verdict::Allow => match text {
             None => Some(ServerMessage::error(
                 ErrorCode::BinaryFrame,
                 "binary frames are not part of the protocol; send JSON text",
             )),
-            Some(Err(err)) => Some(ServerMessage::error(err.code, err.message)),
-            Some(Ok(message)) => dispatch(conn, message, context).await,
+            // The common case, a relayed message: validated, then forwarded as it came.
+            Some(text) => match forwardable(&text) {
+                Some(kind) => {
+                    connection.forward(kind, text).await;
+                    None
+                }
+                None => match decode_client_message(&text) {
+                    Err(err) => Some(ServerMessage::error(err.code, err.message)),
+                    Ok(message) => dispatch(connection, message, context).await,
+                },
+            },
         },
     };
     match reply {
@@ -278,7 +285,7 @@ async fn handle_frame(
                     .with_label_values(&[code.as_str()])
                     .inc();
             }
-            match send(session, &reply).await {
+            match send(&connection.link, &reply).await {
                 Ok(()) => Next::Continue,
                 Err(reason) => Next::End(reason),
             }
@@ -289,7 +296,7 @@ async fn handle_frame(
 
 /// Passes a valid message on, or answers it here when it needs no room state.
 async fn dispatch(
-    conn: ConnId,
+    connection: &mut Connection,
     message: ClientMessage,
     context: &SocketContext,
 ) -> Option<ServerMessage> {
@@ -325,18 +332,23 @@ async fn dispatch(
             ))
         }
         message => {
-            context.hub.message(conn, message).await;
+            connection.message(message).await;
             None
         }
     }
 }
 
 /// Writes one message, giving up on a client that does not read.
-async fn send(session: &mut Session, message: &ServerMessage) -> Result<(), EndReason> {
-    match timeout(SEND_TIMEOUT, session.text(message.to_json())).await {
+async fn send(link: &Link, message: &ServerMessage) -> Result<(), EndReason> {
+    write(link, Frame::Text(message.to_json().into())).await
+}
+
+/// Queues one frame, giving up on a client that does not read.
+async fn write(link: &Link, frame: Frame) -> Result<(), EndReason> {
+    match timeout(SEND_TIMEOUT, link.send(frame)).await {
         Ok(Ok(())) => Ok(()),
-        // The session's connection is gone: we did not close it, and no close frame came.
-        Ok(Err(_closed)) => Err(EndReason::Lost),
+        // The connection is gone: we did not close it, and no close frame came.
+        Ok(Err(QueueError::Closed | QueueError::Full)) => Err(EndReason::Lost),
         Err(_elapsed) => Err(EndReason::SlowConsumer),
     }
 }

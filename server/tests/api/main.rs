@@ -18,5 +18,6 @@ mod relay;
 mod rooms;
 mod scale;
 mod security;
+mod sharding;
 mod slow_reader;
 mod turn_config;
