@@ -12,4 +12,5 @@ pub mod controls;
 pub mod devices;
 pub mod files;
 pub mod link;
+pub mod screen;
 pub mod stats;

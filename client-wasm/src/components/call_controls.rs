@@ -2,7 +2,7 @@
 //! picker), Share screen, Files, Settings, Chat (with the unread count), More (picture-in-picture,
 //! the connection check, the keyboard shortcuts' help) and Hang up; the keyboard shortcuts (M,
 //! V, S, H; ignored while typing in a field). Call actions are usable only while in a room. On
-//! a pointer device the bar fades out when the pointer rests (see `screen_state.rs`).
+//! a pointer device the bar fades out when the pointer rests (see `visavis_client_core::screen`).
 
 use leptos::ev;
 use leptos::logging::warn;
@@ -14,7 +14,7 @@ use web_sys::{HtmlElement, KeyboardEvent};
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::prejoin::DevicePicker;
-use super::screen_state::Panel;
+use visavis_client_core::screen::Panel;
 use crate::browser::js_error;
 use crate::controller::Controller;
 use crate::model::ViewModel;

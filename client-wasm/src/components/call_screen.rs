@@ -15,7 +15,7 @@ use super::call_view::CallView;
 use super::chat_panel::ChatPanel;
 use super::file_panel::FilePanel;
 use super::icons::{Icon, IconKind};
-use super::screen_state::{Corner, Panel, Screen};
+use visavis_client_core::screen::{Corner, Panel, Screen};
 use super::settings_dialog::SettingsDialog;
 use super::stats_panel::StatsPanel;
 use super::video_tile::VideoTile;

@@ -1,13 +1,13 @@
 //! The call page's view state as signals, shared by its components: the screen, the open
 //! panels, the control bar's visibility, the self-view's corner and the fit/fill choice. The
-//! rules are `screen_state.rs`; this file feeds them the window's events (resizes, pointer
+//! rules are `visavis_client_core::screen`; this file feeds them the window's events (resizes, pointer
 //! moves, Escape) and moves the keyboard focus when the screen changes.
 
 use leptos::ev;
 use leptos::prelude::*;
 use web_sys::{HtmlElement, KeyboardEvent, PointerEvent};
 
-use super::screen_state::{ControlBar, Corner, Focus, Layout, Panel, Panels, Screen};
+use visavis_client_core::screen::{ControlBar, Corner, Focus, Layout, Panel, Panels, Screen};
 use crate::model::ViewModel;
 use visavis_client_core::chat::{Author, Unread};
 

@@ -9,7 +9,7 @@ use leptos::prelude::*;
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
-use super::screen_state::Panel;
+use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 use visavis_client_core::chat::links::{self as chat_links, Piece};

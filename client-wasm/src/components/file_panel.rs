@@ -15,7 +15,7 @@ use web_sys::{FileList, HtmlInputElement};
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
-use super::screen_state::Panel;
+use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::files::TransferKey;
 use crate::model::ViewModel;

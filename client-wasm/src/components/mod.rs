@@ -11,7 +11,6 @@ mod file_panel;
 mod icons;
 mod prejoin;
 mod room_form;
-mod screen_state;
 mod settings_dialog;
 mod stats_panel;
 mod status_line;

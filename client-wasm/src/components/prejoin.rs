@@ -14,7 +14,7 @@ use leptos::prelude::*;
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::room_form::RoomForm;
-use super::screen_state::{end_title, Screen};
+use visavis_client_core::screen::{end_title, Screen};
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
 use crate::model::{DeviceModel, ViewModel};

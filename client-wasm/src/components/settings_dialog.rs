@@ -11,7 +11,7 @@ use web_sys::{HtmlElement, KeyboardEvent};
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::prejoin::{DevicePicker, MicLevel};
-use super::screen_state::Panel;
+use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 use visavis_client_core::devices::DeviceKind;

@@ -3,7 +3,7 @@
 //! floating control bar hides, and where the self-view sits. No browser types: the components
 //! feed it events and render the answers, and it is unit-tested natively.
 
-use visavis_client_core::call::{CallState, Status};
+use crate::call::{CallState, Status};
 
 /// Windows at least this wide (CSS pixels) get the wide layout: chat and files in a side panel,
 /// the chat open from the start. Narrower ones (phones) get bottom sheets, one at a time.
