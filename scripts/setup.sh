@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything visavis needs to build and test, skipping what is already there:
-# the wasm target, trunk, the wasm-bindgen CLI matching Cargo.lock, and Debian's browsers.
+# the wasm target, trunk, the wasm-bindgen CLI matching Cargo.lock, wasm-opt (npm binaryen, under
+# .tools/), and Debian's browsers.
 # Sourced by start.sh and test.sh; safe to run again.
 set -euo pipefail
 
@@ -32,6 +33,20 @@ if ! wasm-bindgen --version 2>/dev/null | grep -q " ${wbg_version}\$"; then
     say "installing wasm-bindgen-cli ${wbg_version}"
     cargo install wasm-bindgen-cli --version "=${wbg_version}" --locked \
         || cargo install wasm-bindgen-cli --version "=${wbg_version}"
+fi
+
+# wasm-opt shrinks the WASM in release builds (Trunk.toml names the version): binaryen from npm,
+# installed under .tools/ in the repository, with no download of its own.
+binaryen_version="132.0.0"
+export PATH="$root/.tools/node_modules/.bin:$PATH"
+if ! wasm-opt --version 2>/dev/null | grep -q "version ${binaryen_version%%.*} "; then
+    if ! command -v npm >/dev/null; then
+        say "installing npm from apt (for wasm-opt)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm
+    fi
+    say "installing wasm-opt (binaryen ${binaryen_version} from npm) under .tools/"
+    npm install --prefix "$root/.tools" --no-audit --no-fund "binaryen@${binaryen_version}"
 fi
 
 if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then

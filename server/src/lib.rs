@@ -7,6 +7,7 @@ pub mod ice;
 pub mod limits;
 pub mod metrics;
 pub mod outbound;
+pub mod precompressed;
 pub mod relay_frame;
 pub mod rooms;
 pub mod routes;

@@ -5,8 +5,9 @@ use std::num::NonZeroU32;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use actix_files::{Files, NamedFile};
+use actix_files::Files;
 use actix_web::body::BodyStream;
+
 use actix_web::dev::{fn_service, ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{web, HttpRequest, HttpResponse};
@@ -19,6 +20,7 @@ use crate::ice::IceConfig;
 use crate::limits::{client_ip, ConnectionSlots, IpLimits, MessageLimiter};
 use crate::metrics::Metrics;
 use crate::outbound::{self, Frame};
+use crate::precompressed;
 use crate::security::origin_allowed;
 use crate::ws::{run_socket, SocketContext};
 
@@ -59,13 +61,30 @@ pub fn configure(cfg: &mut web::ServiceConfig, static_dir: PathBuf) {
         .route("/ws", web::get().to(websocket))
         .route("/r/{room}", web::get().to(app_page))
         .service(
-            Files::new("/", static_dir)
-                .index_file("index.html")
-                .default_handler(fn_service(move |req: ServiceRequest| {
-                    let index = index.clone();
-                    async move { spa_fallback(req, index).await }
-                })),
+            web::resource("/")
+                .route(web::get().to(app_page))
+                .route(web::head().to(app_page)),
         );
+    // Files with build-time Brotli/gzip copies get a route each, ahead of the plain file service.
+    for (path, asset) in precompressed::scan(&static_dir) {
+        let serve = move |req: HttpRequest| {
+            let asset = asset.clone();
+            async move { precompressed::respond(&req, &asset).await }
+        };
+        cfg.service(
+            web::resource(path)
+                .route(web::get().to(serve.clone()))
+                .route(web::head().to(serve)),
+        );
+    }
+    cfg.service(
+        Files::new("/", static_dir)
+            .index_file("index.html")
+            .default_handler(fn_service(move |req: ServiceRequest| {
+                let index = index.clone();
+                async move { spa_fallback(req, index).await }
+            })),
+    );
 }
 
 async fn healthz() -> HttpResponse {
@@ -222,7 +241,7 @@ async fn spa_fallback(req: ServiceRequest, index: PathBuf) -> actix_web::Result<
 }
 
 async fn index_response(req: &HttpRequest, index: PathBuf) -> actix_web::Result<HttpResponse> {
-    let mut response = NamedFile::open_async(index).await?.into_response(req);
+    let mut response = precompressed::respond(req, &precompressed::Asset::at(index)).await?;
     // The page names hashed assets; it must be revalidated so a new build is picked up.
     response
         .headers_mut()

@@ -81,6 +81,9 @@ pub async fn spawn_app_with(extra_args: &[&str]) -> TestApp {
 pub struct TestAppBuilder {
     args: Vec<String>,
     index_html: String,
+    /// Further files of the static build, by name, and whether to precompress the build.
+    static_files: Vec<(String, Vec<u8>)>,
+    precompress: bool,
     tls: bool,
     exempt_loopback: bool,
     data_dir: Option<PathBuf>,
@@ -96,6 +99,19 @@ impl TestAppBuilder {
     /// Serves `html` as `index.html` instead of [`INDEX_HTML`].
     pub fn index_html(mut self, html: &str) -> TestAppBuilder {
         self.index_html = html.to_owned();
+        self
+    }
+
+    /// Adds a file named `name` to the static build beside `index.html`.
+    pub fn static_file(mut self, name: &str, contents: &[u8]) -> TestAppBuilder {
+        self.static_files.push((name.to_owned(), contents.to_vec()));
+        self
+    }
+
+    /// Writes Brotli and gzip copies beside the static files before the server starts, as the
+    /// Trunk build's post-build hook does.
+    pub fn precompressed(mut self) -> TestAppBuilder {
+        self.precompress = true;
         self
     }
 
@@ -149,6 +165,14 @@ impl TestAppBuilder {
         let static_dir = tempfile::tempdir().expect("a temporary static directory");
         std::fs::write(static_dir.path().join("index.html"), &self.index_html)
             .expect("index.html is written");
+        for (name, contents) in &self.static_files {
+            std::fs::write(static_dir.path().join(name), contents)
+                .expect("a static file is written");
+        }
+        if self.precompress {
+            visavis_precompress::precompress_dir(static_dir.path())
+                .expect("the build precompresses");
+        }
         let (own_data_dir, data_path) = match self.data_dir {
             Some(path) => (None, path),
             None => {
@@ -209,6 +233,8 @@ impl TestApp {
         TestAppBuilder {
             args: Vec::new(),
             index_html: INDEX_HTML.to_owned(),
+            static_files: Vec::new(),
+            precompress: false,
             tls: false,
             exempt_loopback: true,
             data_dir: None,

@@ -20,4 +20,5 @@ mod scale;
 mod security;
 mod sharding;
 mod slow_reader;
+mod static_files;
 mod turn_config;
