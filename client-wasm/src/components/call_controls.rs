@@ -14,7 +14,6 @@ use web_sys::{HtmlElement, KeyboardEvent};
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::prejoin::DevicePicker;
-use visavis_client_core::screen::Panel;
 use crate::browser::js_error;
 use crate::controller::Controller;
 use crate::model::ViewModel;
@@ -22,6 +21,7 @@ use visavis_client_core::chat::Unread;
 use visavis_client_core::controls::{self, SHORTCUTS};
 use visavis_client_core::devices::DeviceKind;
 use visavis_client_core::link::CHECK_PATH;
+use visavis_client_core::screen::Panel;
 
 /// The control bar, with the window's keyboard shortcuts.
 #[component]

@@ -15,13 +15,13 @@ use super::call_view::CallView;
 use super::chat_panel::ChatPanel;
 use super::file_panel::FilePanel;
 use super::icons::{Icon, IconKind};
-use visavis_client_core::screen::{Corner, Panel, Screen};
 use super::settings_dialog::SettingsDialog;
 use super::stats_panel::StatsPanel;
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 use visavis_client_core::controls;
+use visavis_client_core::screen::{Corner, Panel, Screen};
 
 /// The call screen.
 #[component]

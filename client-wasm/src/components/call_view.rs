@@ -7,9 +7,9 @@ use leptos::ev;
 use leptos::prelude::*;
 use web_sys::{HtmlElement, KeyboardEvent, PointerEvent};
 
-use visavis_client_core::screen::{ControlBar, Corner, Focus, Layout, Panel, Panels, Screen};
 use crate::model::ViewModel;
 use visavis_client_core::chat::{Author, Unread};
+use visavis_client_core::screen::{ControlBar, Corner, Focus, Layout, Panel, Panels, Screen};
 
 /// The view state. Copyable handles.
 #[derive(Clone, Copy)]

@@ -9,11 +9,11 @@ use leptos::prelude::*;
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
-use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 use visavis_client_core::chat::links::{self as chat_links, Piece};
 use visavis_client_core::chat::{Author, ChatLine};
+use visavis_client_core::screen::Panel;
 
 /// The chat panel. Submitting the form (Send, or Enter in the input) sends the message.
 #[component]

@@ -15,11 +15,11 @@ use web_sys::{FileList, HtmlInputElement};
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
-use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::files::TransferKey;
 use crate::model::ViewModel;
 use visavis_client_core::files::{self as file_transfer, Direction, TransferState, TransferView};
+use visavis_client_core::screen::Panel;
 
 /// The files of a `FileList`, in order.
 pub fn files_of(list: Option<FileList>) -> Vec<web_sys::File> {

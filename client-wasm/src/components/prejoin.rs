@@ -14,11 +14,11 @@ use leptos::prelude::*;
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::room_form::RoomForm;
-use visavis_client_core::screen::{end_title, Screen};
 use super::video_tile::VideoTile;
 use crate::controller::Controller;
 use crate::model::{DeviceModel, ViewModel};
 use visavis_client_core::devices::{DeviceKind, PreviewState};
+use visavis_client_core::screen::{end_title, Screen};
 
 /// The pre-join (and end) screen.
 #[component]

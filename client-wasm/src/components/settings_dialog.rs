@@ -11,10 +11,10 @@ use web_sys::{HtmlElement, KeyboardEvent};
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
 use super::prejoin::{DevicePicker, MicLevel};
-use visavis_client_core::screen::Panel;
 use crate::controller::Controller;
 use crate::model::ViewModel;
 use visavis_client_core::devices::DeviceKind;
+use visavis_client_core::screen::Panel;
 
 /// The dialog, rendered closed until the Settings button opens it.
 #[component]

@@ -10,8 +10,8 @@ use leptos::prelude::*;
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
-use visavis_client_core::screen::Panel;
 use crate::model::ViewModel;
+use visavis_client_core::screen::Panel;
 use visavis_client_core::stats::view::{self as stats_view, NO_VALUE};
 use visavis_client_core::stats::{Direction, LiveStats, Sample, Snapshot, HISTORY_LEN};
 
