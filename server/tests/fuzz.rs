@@ -348,10 +348,10 @@ fn without_token(message: &ServerMessage) -> ServerMessage {
     match &mut message {
         ServerMessage::Created { seat, .. }
         | ServerMessage::Joined { seat, .. }
-        | ServerMessage::NewPeer { seat, .. } => {
-            if seat.is_some() {
-                *seat = Some(String::new());
-            }
+        | ServerMessage::NewPeer { seat, .. }
+            if seat.is_some() =>
+        {
+            *seat = Some(String::new());
         }
         ServerMessage::Rejoined { seat, .. } => seat.clear(),
         _ => {}

@@ -70,7 +70,8 @@ async fn run_socket(mut session: Session, mut stream: actix_ws::MessageStream, r
                 }
             }
             Message::Ping(bytes) => {
-                if session.pong(&bytes).await.is_err() {
+                let answered = session.pong(&bytes).await;
+                if answered.is_err() {
                     break;
                 }
             }
