@@ -180,7 +180,10 @@ async fn assert_reports_counted(ctx: &TestContext, transport: &str) {
         let counted = metric(&text, &series(transport));
         if counted >= 2.0 {
             eprintln!("the reports say: {} {counted}", series(transport));
-            for other in ["udp", "tcp", "tls"].into_iter().filter(|t| *t != transport) {
+            for other in ["udp", "tcp", "tls"]
+                .into_iter()
+                .filter(|t| *t != transport)
+            {
                 assert_eq!(
                     metric(&text, &series(other)),
                     0.0,
@@ -298,8 +301,12 @@ async fn assert_relay_allocated(ctx: &TestContext, used: &[&str], unused: &[&str
     let text = app_metrics(ctx.app().port())
         .await
         .expect("the app serves its metrics");
-    let allocations =
-        |t: &str| metric(&text, &format!("visavis_turn_allocations_total{{transport=\"{t}\"}}"));
+    let allocations = |t: &str| {
+        metric(
+            &text,
+            &format!("visavis_turn_allocations_total{{transport=\"{t}\"}}"),
+        )
+    };
     for transport in used {
         assert!(
             allocations(transport) >= 1.0,
