@@ -181,17 +181,20 @@ async fn main() -> anyhow::Result<()> {
     if summaries.len() > 1 {
         println!();
         println!(
-            "{:<10} {:>6} {:>10} {:>8} {:>8}",
-            "path", "calls", "median", "min", "max"
+            "{:<10} {:>6} {:>10} {:>8} {:>8} {:>10}",
+            "path", "calls", "median", "min", "max", "vs first"
         );
+        // The first mode, measured in the same run, is the baseline of the ratios.
+        let baseline = summaries[0].1.median;
         for (mode, summary) in &summaries {
             println!(
-                "{:<10} {:>6} {:>7.0} ms {:>5.0} ms {:>5.0} ms",
+                "{:<10} {:>6} {:>7.0} ms {:>5.0} ms {:>5.0} ms {:>9.2}x",
                 mode.name(),
                 summary.calls,
                 summary.median,
                 summary.min,
-                summary.max
+                summary.max,
+                summary.median / baseline
             );
         }
     }
