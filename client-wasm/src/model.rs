@@ -194,6 +194,16 @@ pub struct CheckModel {
     pub srflx: RwSignal<Row>,
     /// Relay via TURN (relay) candidates.
     pub relay: RwSignal<Row>,
+    /// The relay reached over UDP alone.
+    pub turn_udp: RwSignal<Row>,
+    /// The relay reached over TCP alone.
+    pub turn_tcp: RwSignal<Row>,
+    /// The relay reached over TLS alone.
+    pub turn_tls: RwSignal<Row>,
+    /// Whether the server offers its relay over TLS (its row is shown only then).
+    pub turn_tls_offered: RwSignal<bool>,
+    /// What the three transport rows mean together, once they are all final.
+    pub turn_summary: RwSignal<Option<String>>,
     /// The camera.
     pub camera: RwSignal<Row>,
     /// The microphone.
@@ -214,6 +224,11 @@ impl CheckModel {
             host: RwSignal::new(Row::default()),
             srflx: RwSignal::new(Row::default()),
             relay: RwSignal::new(Row::default()),
+            turn_udp: RwSignal::new(Row::default()),
+            turn_tcp: RwSignal::new(Row::default()),
+            turn_tls: RwSignal::new(Row::default()),
+            turn_tls_offered: RwSignal::new(false),
+            turn_summary: RwSignal::new(None),
             camera: RwSignal::new(Row::default()),
             microphone: RwSignal::new(Row::default()),
             camera_stream: RwSignal::new_local(None),
@@ -226,9 +241,18 @@ impl CheckModel {
 
     /// Puts every row back to pending with its starting text, and clears the devices.
     pub fn reset(&self) {
-        for row in [self.host, self.srflx, self.relay] {
+        for row in [
+            self.host,
+            self.srflx,
+            self.relay,
+            self.turn_udp,
+            self.turn_tcp,
+            self.turn_tls,
+        ] {
             row.set(Row::pending("Waiting to start…"));
         }
+        self.turn_tls_offered.set(false);
+        self.turn_summary.set(None);
         self.camera.set(Row::pending(
             "Opening the camera… (allow access if the browser asks)",
         ));
@@ -245,6 +269,9 @@ impl CheckModel {
             self.host,
             self.srflx,
             self.relay,
+            self.turn_udp,
+            self.turn_tcp,
+            self.turn_tls,
             self.camera,
             self.microphone,
         ]

@@ -9,11 +9,15 @@ use serde_json::{json, Value};
 use crate::browser::{BrowserKind, ChromedriverCommand};
 use crate::wait::PAGE_LOAD_TIMEOUT;
 
-/// The rows of the `/check` page, in page order.
-pub const CHECK_ROWS: [&str; 5] = [
+/// The rows of the `/check` page, in page order. `checkTurnTls` is there only when the server
+/// offers its relay over TLS (`<missing>` otherwise).
+pub const CHECK_ROWS: [&str; 8] = [
     "checkHost",
     "checkSrflx",
     "checkRelay",
+    "checkTurnUdp",
+    "checkTurnTcp",
+    "checkTurnTls",
     "checkCamera",
     "checkMicrophone",
 ];
@@ -214,6 +218,19 @@ impl Person {
             "the connectivity check to render",
         )
         .await;
+    }
+
+    /// The `/check` page's sentence on the relay transports (`#checkTurnSummary`), or `None`
+    /// while the page has not concluded.
+    pub async fn check_turn_summary(&self) -> Option<String> {
+        let value = self
+            .execute(
+                "const e = document.getElementById('checkTurnSummary');\n\
+                 return e && e.dataset.ready === 'true' ? e.textContent.trim() : null;",
+                vec![],
+            )
+            .await;
+        value.as_str().map(str::to_owned)
     }
 
     /// Each `/check` row's `data-result` and text, in [`CHECK_ROWS`] order.

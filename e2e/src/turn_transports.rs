@@ -1,5 +1,5 @@
-//! Helpers for the TURN-transport browser tests: browsers that cannot use UDP, a test
-//! certificate for TURN over TLS, keeping only some ICE server URLs in a page, and reading the
+//! Helpers for the TURN-transport browser tests and measurements: browsers that cannot use UDP,
+//! people left with one way into the relay, a test certificate for TURN over TLS, keeping only some ICE server URLs in a page, and reading the
 //! app's own metrics (what its built-in relay says it carried).
 
 use std::time::Duration;
@@ -8,7 +8,7 @@ use anyhow::{bail, Context as _};
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 
-use crate::{BrowserOptions, Person};
+use crate::{BrowserOptions, Person, TestContext};
 
 /// The host name the TLS tests' certificate is issued for, and that `turns:` URLs carry (it
 /// resolves to loopback everywhere).
@@ -35,6 +35,44 @@ pub fn no_udp_browser() -> BrowserOptions {
         prefs: Some(json!({
             "webrtc": { "ip_handling_policy": "disable_non_proxied_udp" }
         })),
+    }
+}
+
+/// The one way into a TURN relay a person's browser is left with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RelayWay {
+    /// A normal browser whose pages keep only the `?transport=udp` TURN URLs.
+    Udp,
+    /// A browser that cannot send UDP ([`no_udp_browser`]): TURN over TCP is preferred over TLS.
+    Tcp,
+    /// A browser that cannot send UDP, whose pages keep only the `turns:` URLs.
+    Tls,
+}
+
+impl RelayWay {
+    /// The `relayProtocol` a relay candidate reached this way has.
+    pub fn relay_protocol(self) -> &'static str {
+        match self {
+            RelayWay::Udp => "udp",
+            RelayWay::Tcp => "tcp",
+            RelayWay::Tls => "tls",
+        }
+    }
+
+    /// A person in `ctx` whose browser can reach the relay only this way, with the
+    /// peer-connection probe installed (so [`Person::wait_for_selected_pair`] works).
+    pub async fn person(self, ctx: &TestContext, name: &str) -> Person {
+        let person = match self {
+            RelayWay::Udp => ctx.person(name).await,
+            RelayWay::Tcp | RelayWay::Tls => ctx.person_with_browser(name, &no_udp_browser()).await,
+        };
+        person.watch_peer_connections().await;
+        match self {
+            RelayWay::Udp => keep_only_ice_urls(&person, "^turn:.*[?&]transport=udp").await,
+            RelayWay::Tls => keep_only_ice_urls(&person, "^turns:").await,
+            RelayWay::Tcp => {}
+        }
+        person
     }
 }
 

@@ -238,6 +238,19 @@ async fn the_statistics_panel_shows_the_live_call_and_its_plots_grow() {
             "the selected pair read by the test: {pair:?}"
         );
         assert!(text("statCandidates").contains("host"), "{fields}");
+        // No relay on this path, so no relay transport is named (and its line is hidden).
+        let relay_line_hidden = alice
+            .execute(
+                "const e = document.getElementById('statRelayTransport');\n\
+                 return e !== null && e.dataset.value === undefined && e.parentElement.hidden;",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            relay_line_hidden,
+            json!(true),
+            "#statRelayTransport on a direct path ({fields})"
+        );
 
         // The plots gain a sample every second, and their lines a point.
         let (bitrate_before, bitrate_points_before) = plot_size(&alice, "bitratePlot").await;

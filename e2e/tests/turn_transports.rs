@@ -6,7 +6,12 @@
 //! the selected pair must show a local relay candidate whose `relayProtocol` is `tcp` (or
 //! `tls`) and whose URL is the relay's TCP (or TLS) URL; and the relay itself must have carried
 //! the call: the built-in relay's metrics count allocations and relayed bytes per transport,
-//! and coturn's log and sockets show its allocations.
+//! and coturn's log and sockets show its allocations. With the built-in relay, each page's
+//! statistics panel must name the transport, and both call reports must count it in the app's
+//! `visavis_relay_transports_total`.
+//!
+//! The `/check` page, with UDP blocked and without, must find which ways into the built-in
+//! relay work, each tried on its own, and say what that means.
 //!
 //! For TLS, the pages keep only the `turns:` URL (as a network that lets only TLS through
 //! would leave them), since a browser that can reach a relay over TCP prefers that.
@@ -19,8 +24,8 @@ use visavis_e2e::turn_transports::{
     TLS_HOST,
 };
 use visavis_e2e::{
-    connect_pair_at, relay_room_path, run_browser_test_with, unique_room, AppOptions, Person,
-    SelectedPair, TestContext, STEP_TIMEOUT,
+    connect_pair_at, relay_room_path, run_browser_test_with, unique_room, AppOptions,
+    BrowserOptions, Person, SelectedPair, TestContext, STEP_TIMEOUT,
 };
 
 /// How long the relay may take to count what it relayed (metrics are updated as packets pass,
@@ -140,6 +145,63 @@ async fn assert_builtin_relay_carried(ctx: &TestContext, transport: &str) {
     }
 }
 
+/// Opens `person`'s statistics panel and waits until it says the relay is reached over
+/// `relay_protocol` (`tcp` or `tls`): the value the page publishes and the words it shows.
+async fn assert_stats_panel_shows(person: &Person, relay_protocol: &str, words: &str) {
+    person.click("statsButton").await;
+    let script = format!(
+        "(() => {{\n\
+             const e = document.getElementById('statRelayTransport');\n\
+             return e !== null && e.dataset.value === {value}\n\
+                 && !e.parentElement.hidden && e.textContent.trim() === {words}\n\
+                 && !document.getElementById('statsPanel').hidden;\n\
+         }})()",
+        value = serde_json::json!(relay_protocol),
+        words = serde_json::json!(words),
+    );
+    person
+        .wait_until(
+            &script,
+            STEP_TIMEOUT,
+            &format!("#statRelayTransport to show {words} ({relay_protocol})"),
+        )
+        .await;
+}
+
+/// Polls the app's metrics until both browsers' call reports counted a relayed call over
+/// `transport` (`visavis_relay_transports_total`), and none over another transport.
+async fn assert_reports_counted(ctx: &TestContext, transport: &str) {
+    let series = |t: &str| format!("visavis_relay_transports_total{{transport=\"{t}\"}}");
+    let deadline = tokio::time::Instant::now() + METRICS_WAIT;
+    loop {
+        let text = app_metrics(ctx.app().port())
+            .await
+            .expect("the app serves its metrics");
+        let counted = metric(&text, &series(transport));
+        if counted >= 2.0 {
+            eprintln!("the reports say: {} {counted}", series(transport));
+            for other in ["udp", "tcp", "tls"]
+                .into_iter()
+                .filter(|t| *t != transport)
+            {
+                assert_eq!(
+                    metric(&text, &series(other)),
+                    0.0,
+                    "no call report should name {other}; metrics:\n{text}"
+                );
+            }
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            panic!(
+                "both call reports should have counted {}, but it is {counted}; metrics:\n{text}",
+                series(transport)
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
 /// The app with the built-in relay (UDP and TCP on one port; plus TLS when `tls`) and metrics.
 fn builtin_relay_app(tls: bool) -> anyhow::Result<AppOptions> {
     let mut options = AppOptions::new()
@@ -168,6 +230,11 @@ async fn with_udp_blocked_a_call_goes_through_the_builtin_relay_over_tcp() {
             call_and_chat(&alice, &bob, "tcp").await;
             assert_relayed_over(&alice, &bob, "tcp", "turn:127.0.0.1:").await;
             assert_builtin_relay_carried(&ctx, "tcp").await;
+            tokio::join!(
+                assert_stats_panel_shows(&alice, "tcp", "TCP"),
+                assert_stats_panel_shows(&bob, "tcp", "TCP")
+            );
+            assert_reports_counted(&ctx, "tcp").await;
         },
     )
     .await;
@@ -182,6 +249,116 @@ async fn with_only_tls_getting_through_a_call_goes_through_the_builtin_relay_ove
             call_and_chat(&alice, &bob, "tls").await;
             assert_relayed_over(&alice, &bob, "tls", &format!("turns:{TLS_HOST}:")).await;
             assert_builtin_relay_carried(&ctx, "tls").await;
+            tokio::join!(
+                assert_stats_panel_shows(&alice, "tls", "TLS (over TCP)"),
+                assert_stats_panel_shows(&bob, "tls", "TLS (over TCP)")
+            );
+            assert_reports_counted(&ctx, "tls").await;
+        },
+    )
+    .await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// /check: each way into the built-in relay, tried on its own
+// ---------------------------------------------------------------------------------------------
+
+/// How long the `/check` page may take: a transport that gets no answer is declared failing
+/// only once the check has waited for it.
+const CHECK_TIMEOUT: Duration = Duration::from_secs(90);
+
+/// Opens `/check`, waits for it to finish, and checks the three transport rows against
+/// `expected` (UDP, TCP, TLS) and the sentence against `summary`.
+async fn check_transports(person: &Person, expected: [&str; 3], summary: &str) {
+    person.open_check().await;
+    let rows = person.wait_for_check_done(CHECK_TIMEOUT).await;
+    eprintln!("/check: {rows:#?}");
+    for (row, result) in ["checkTurnUdp", "checkTurnTcp", "checkTurnTls"]
+        .into_iter()
+        .zip(expected)
+    {
+        assert_eq!(
+            rows.result(row),
+            result,
+            "#{row} after the check finished; all rows: {rows:#?}"
+        );
+    }
+    assert_eq!(
+        rows.result("checkRelay"),
+        "ok",
+        "the relay row tries every URL at once; all rows: {rows:#?}"
+    );
+    assert_eq!(
+        person.check_turn_summary().await.as_deref(),
+        Some(summary),
+        "#checkTurnSummary; all rows: {rows:#?}"
+    );
+}
+
+/// The built-in relay granted at least one allocation over each of `used` and none over
+/// `unused`, by its own count.
+async fn assert_relay_allocated(ctx: &TestContext, used: &[&str], unused: &[&str]) {
+    let text = app_metrics(ctx.app().port())
+        .await
+        .expect("the app serves its metrics");
+    let allocations = |t: &str| {
+        metric(
+            &text,
+            &format!("visavis_turn_allocations_total{{transport=\"{t}\"}}"),
+        )
+    };
+    for transport in used {
+        assert!(
+            allocations(transport) >= 1.0,
+            "the relay should have allocated over {transport}; metrics:\n{text}"
+        );
+    }
+    for transport in unused {
+        assert_eq!(
+            allocations(transport),
+            0.0,
+            "the relay should have allocated nothing over {transport}; metrics:\n{text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_udp_blocked_the_check_page_says_so_and_finds_tcp_and_tls() {
+    run_browser_test_with(
+        || async { Ok((builtin_relay_app(true)?, ())) },
+        |ctx, ()| async move {
+            let carol = ctx.person_with_browser("carol", &no_udp_browser()).await;
+            check_transports(
+                &carol,
+                ["fail", "ok", "ok"],
+                "UDP is blocked on your network; calls will go through the relay over TCP \
+                 (TLS works too).",
+            )
+            .await;
+            assert_relay_allocated(&ctx, &["tcp", "tls"], &["udp"]).await;
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_nothing_blocked_the_check_page_finds_every_way_into_the_relay() {
+    run_browser_test_with(
+        || async { Ok((builtin_relay_app(true)?, ())) },
+        |ctx, ()| async move {
+            // UDP allowed; only the test certificate of the TLS relay has to be accepted.
+            let options = BrowserOptions {
+                args: vec!["--ignore-certificate-errors".to_owned()],
+                prefs: None,
+            };
+            let carol = ctx.person_with_browser("carol", &options).await;
+            check_transports(
+                &carol,
+                ["ok", "ok", "ok"],
+                "All ways through the relay work: UDP, TCP and TLS.",
+            )
+            .await;
+            assert_relay_allocated(&ctx, &["udp", "tcp", "tls"], &[]).await;
         },
     )
     .await;
@@ -225,6 +402,7 @@ async fn with_udp_blocked_a_call_goes_through_coturn_over_tcp() {
             call_and_chat(&alice, &bob, "coturntcp").await;
             let pairs = assert_relayed_over(&alice, &bob, "tcp", &coturn.turn_tcp_url()).await;
             assert_coturn_carried(&coturn, &pairs);
+            assert_stats_panel_shows(&alice, "tcp", "TCP").await;
         },
     )
     .await;
@@ -252,6 +430,7 @@ async fn with_udp_blocked_a_call_goes_through_coturn_over_tls() {
             call_and_chat(&alice, &bob, "coturntls").await;
             let pairs = assert_relayed_over(&alice, &bob, "tls", &url).await;
             assert_coturn_carried(&coturn, &pairs);
+            assert_stats_panel_shows(&alice, "tls", "TLS (over TCP)").await;
         },
     )
     .await;

@@ -1,5 +1,6 @@
 //! The connectivity check behind the `/check` page. It fetches the ICE servers from the
-//! server's `config`, gathers local candidates with a throw-away peer connection, opens the
+//! server's `config`, gathers local candidates with a throw-away peer connection, tries each
+//! relay transport on its own ([`transports`]), opens the
 //! camera and the microphone one at a time, and writes the results into the [`CheckModel`].
 //! The decisions (what each result means) live in `visavis_client_core::connectivity`; the
 //! throw-away peer connection is in [`probe`]. No DOM access here.
@@ -25,11 +26,13 @@ use crate::media::level_meter;
 use crate::model::CheckModel;
 use crate::peer::ice::IceSignal;
 use crate::signaling::{Signaling, SignalingEvent};
-use visavis_client_core::connectivity::{self, Device, NetworkCheck, Row};
+use visavis_client_core::connectivity::{self, Device, NetworkCheck, Row, TransportCheck};
 use visavis_client_core::devices;
 use visavis_client_core::link::{self};
+use visavis_shared::RelayTransport;
 
 mod probe;
+mod transports;
 
 use probe::{make_offer, Probe, ProbeEvent};
 
@@ -38,7 +41,7 @@ const CONFIG_WAIT_MS: i32 = 5_000;
 
 /// How long candidates are collected at most. Browsers usually finish within a few seconds;
 /// an unreachable STUN or TURN server can keep them gathering much longer.
-const GATHER_LIMIT_MS: i32 = 10_000;
+pub(super) const GATHER_LIMIT_MS: i32 = 10_000;
 
 /// How long the camera preview and the microphone level stay live before the devices are
 /// given back.
@@ -60,6 +63,9 @@ struct Inner {
     /// Whether the candidate gathering has started (with or without the server's settings).
     probe_started: Cell<bool>,
     probe: RefCell<Option<Probe>>,
+    /// Which relay transports get through, one probe each.
+    transports: RefCell<TransportCheck>,
+    transport_probes: RefCell<Vec<(RelayTransport, Probe)>>,
     camera: RefCell<Option<MediaStream>>,
     microphone: RefCell<Option<MediaStream>>,
     meter: RefCell<Option<MicMeter>>,
@@ -76,12 +82,15 @@ impl Checker {
             socket: RefCell::new(None),
             probe_started: Cell::new(false),
             probe: RefCell::new(None),
+            transports: RefCell::new(TransportCheck::new()),
+            transport_probes: RefCell::new(Vec::new()),
             camera: RefCell::new(None),
             microphone: RefCell::new(None),
             meter: RefCell::new(None),
             level_timer: RefCell::new(None),
         });
         inner.publish_network();
+        inner.publish_transports();
         inner.start_network();
         spawn_local(test_devices(Rc::downgrade(&inner)));
         Checker { inner }
@@ -91,6 +100,7 @@ impl Checker {
 impl Drop for Checker {
     fn drop(&mut self) {
         self.inner.stop_network();
+        self.inner.stop_transport_probes();
         self.inner.release_devices();
     }
 }
@@ -144,6 +154,7 @@ impl Inner {
                 self.network.borrow_mut().configured(&ice_servers);
                 self.publish_network();
                 self.start_probe(&ice_servers);
+                self.start_transport_probes(&ice_servers);
             }
             SignalingEvent::Closed { code } => {
                 *self.socket.borrow_mut() = None;
@@ -163,7 +174,9 @@ impl Inner {
         }
         self.close_socket();
         self.network.borrow_mut().server_unreachable();
+        self.transports.borrow_mut().server_unreachable();
         self.publish_network();
+        self.publish_transports();
         self.start_probe(&[]);
     }
 
@@ -222,7 +235,7 @@ impl Inner {
 
     fn on_probe(&self, event: ProbeEvent) {
         match event {
-            ProbeEvent::Candidate(kind) => {
+            ProbeEvent::Candidate(kind, _) => {
                 self.network.borrow_mut().candidate(kind);
                 self.publish_network();
             }

@@ -1,5 +1,7 @@
 //! The check's probe: a throw-away peer connection with one data channel, made only to gather
-//! local candidates against the configured ICE servers and report each one (and the errors).
+//! local candidates against the given ICE servers and report each one (and the errors). The
+//! check runs one with every server, and one per relay transport with only that transport's
+//! URLs.
 
 use std::rc::Rc;
 
@@ -16,8 +18,9 @@ use visavis_client_core::link::IcePolicy;
 /// What the probe reports.
 #[derive(Debug, Clone)]
 pub(super) enum ProbeEvent {
-    /// A local candidate of this kind was gathered.
-    Candidate(CandidateType),
+    /// A local candidate of this kind was gathered, with its `relayProtocol` where the
+    /// browser gives one (relay candidates only).
+    Candidate(CandidateType, Option<String>),
     /// The end-of-candidates marker (a `null` candidate).
     EndOfCandidates,
     /// A candidate error or the end of gathering.
@@ -53,7 +56,12 @@ impl Probe {
             move |event: RtcPeerConnectionIceEvent| match event.candidate() {
                 Some(candidate) => {
                     if let Some(kind) = CandidateType::from_candidate_line(&candidate.candidate()) {
-                        on_candidate_report(ProbeEvent::Candidate(kind));
+                        // Not in web-sys's binding of RTCIceCandidate, and not in every browser.
+                        let relay_protocol =
+                            js_sys::Reflect::get(&candidate, &"relayProtocol".into())
+                                .ok()
+                                .and_then(|value| value.as_string());
+                        on_candidate_report(ProbeEvent::Candidate(kind, relay_protocol));
                     }
                 }
                 None => on_candidate_report(ProbeEvent::EndOfCandidates),

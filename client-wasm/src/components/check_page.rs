@@ -1,5 +1,5 @@
 //! The connectivity check page at `/check`: one row per thing a call needs (local network,
-//! STUN, TURN, camera, microphone), each with what it means and its result, a camera preview,
+//! STUN, TURN, each way into the relay: UDP, TCP and TLS, camera, microphone), each with what it means and its result, a camera preview,
 //! a microphone level, and what to do about each failure. It publishes
 //! `<body data-check-state="running|done">`. The tests themselves run in `check.rs`.
 
@@ -112,6 +112,51 @@ pub fn CheckPage() -> impl IntoView {
                     </ul>
                 </section>
 
+                <section class="check-group" aria-labelledby="transportsTitle">
+                    <h2 id="transportsTitle">"Ways to the relay"</h2>
+                    <p class="check-about">
+                        "Each way into the relay (TURN) server, tried on its own. Networks that \
+                         block UDP (many offices, universities and hotels) can still reach it \
+                         over TCP or TLS."
+                    </p>
+                    <ul class="check-list">
+                        <CheckRow
+                            id="checkTurnUdp"
+                            title="Relay over UDP"
+                            about="The fastest way, and the one calls use when it works."
+                            row=model.turn_udp
+                        />
+                        <CheckRow
+                            id="checkTurnTcp"
+                            title="Relay over TCP"
+                            about="For networks that block UDP but let TCP out to the relay's port."
+                            row=model.turn_tcp
+                        />
+                        <Show when=move || model.turn_tls_offered.get()>
+                            <CheckRow
+                                id="checkTurnTls"
+                                title="Relay over TLS"
+                                about="Encrypted TCP, which looks like HTTPS to a firewall: for \
+                                       networks that let little else out."
+                                row=model.turn_tls
+                            />
+                        </Show>
+                    </ul>
+                    <p
+                        id="checkTurnSummary"
+                        class="check-text"
+                        aria-live="polite"
+                        data-ready=move || model.turn_summary.with(|s| s.is_some().to_string())
+                    >
+                        {move || {
+                            model
+                                .turn_summary
+                                .get()
+                                .unwrap_or_else(|| "Trying each way into the relay…".to_owned())
+                        }}
+                    </p>
+                </section>
+
                 <section class="check-group" aria-labelledby="devicesTitle">
                     <h2 id="devicesTitle">"Camera and microphone"</h2>
                     <ul class="check-list">
@@ -216,6 +261,21 @@ pub fn CheckPage() -> impl IntoView {
                                  visavis uses. Without a relay, calls between strict networks \
                                  fail. If the relay refused the credentials, the secret is the \
                                  likely cause; if it did not answer, a firewall may block it."
+                            </p>
+                        </li>
+                        <li
+                            class="tip"
+                            class:tip-relevant=move || {
+                                failed(model.turn_udp) || failed(model.turn_tcp)
+                                    || failed(model.turn_tls)
+                            }
+                        >
+                            <h3>"The relay works only some ways"</h3>
+                            <p>
+                                "If UDP fails but TCP or TLS works, calls still go through, a \
+                                 little slower. If TCP or TLS fails everywhere, ask whoever runs \
+                                 this visavis server to open the relay's TCP port (and its TLS \
+                                 port, often 443) in the server's firewall."
                             </p>
                         </li>
                         <li class="tip">

@@ -1,6 +1,7 @@
 //! The call statistics overlay, opened and closed with the top bar's button: codecs, picture
 //! sizes, frame rates and bitrates of what is sent and received, round-trip time, packet loss,
-//! jitter, the candidate types of the media path and the set-up time, with small plots of the
+//! jitter, the candidate types of the media path, how our relay is reached (UDP, TCP or TLS)
+//! when it is, and the set-up time, with small plots of the
 //! bitrates and the round-trip time over the last minute. It renders `vm.call_stats`; the numbers come from
 //! `live_stats.rs` and their wording and plot shapes from `stats_view.rs`.
 //!
@@ -14,6 +15,7 @@ use crate::model::ViewModel;
 use visavis_client_core::screen::Panel;
 use visavis_client_core::stats::view::{self as stats_view, NO_VALUE};
 use visavis_client_core::stats::{Direction, LiveStats, Sample, Snapshot, HISTORY_LEN};
+use visavis_shared::RelayTransport;
 
 /// The plots' drawing box (the SVG stretches it to the width available).
 const PLOT_WIDTH: f64 = 120.0;
@@ -51,6 +53,14 @@ pub fn StatsPanel(vm: ViewModel, view: CallView) -> impl IntoView {
                     s.remote_candidate.clone()
                 }
             })
+        })
+    };
+    // Only when our end of the path is a relay candidate.
+    let relay_transport = move || {
+        vm.call_stats.with(|live| {
+            live.as_ref()
+                .and_then(LiveStats::latest)
+                .and_then(|s| s.relay_transport)
         })
     };
     let setup_ms = move || {
@@ -173,6 +183,15 @@ pub fn StatsPanel(vm: ViewModel, view: CallView) -> impl IntoView {
                                     candidate(false).as_deref(),
                                 )
                             }}
+                        </dd>
+                    </div>
+                    <div class="stats-item" hidden=move || relay_transport().is_none()>
+                        <dt>"Relay reached over"</dt>
+                        <dd
+                            id="statRelayTransport"
+                            data-value=move || relay_transport().map(RelayTransport::as_str)
+                        >
+                            {move || stats_view::relay_transport(relay_transport())}
                         </dd>
                     </div>
                     <div class="stats-item">

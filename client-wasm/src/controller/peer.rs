@@ -415,11 +415,14 @@ impl Inner {
         let attempt = self.attempt.get();
         spawn_local(async move {
             for _ in 0..PATH_TRIES {
-                let path = match negotiator.stats().await {
-                    Ok(entries) => stats::media_path(&entries),
+                let (path, relay_transport) = match negotiator.stats().await {
+                    Ok(entries) => (
+                        stats::media_path(&entries),
+                        stats::relay_transport(&entries),
+                    ),
                     Err(err) => {
                         warn!("call: {err}");
-                        None
+                        (None, None)
                     }
                 };
                 {
@@ -436,7 +439,7 @@ impl Inner {
                                 inner.send(&ClientMessage::Report {
                                     setup_ms,
                                     path,
-                                    relay_transport: None,
+                                    relay_transport,
                                 });
                             }
                             None => warn!("call: no set-up start was recorded; no report sent"),

@@ -4,6 +4,10 @@
 //! `cargo run --release -p visavis-e2e --bin measure_setup -- --calls 7` measures direct calls;
 //! `--relay` measures relay-only calls (`?ice=relay`) through the built-in TURN relay on
 //! loopback; `--compare` measures both, one after the other, and prints them side by side.
+//! `--transports` measures relay-only calls through the built-in relay over UDP, over TCP (from
+//! browsers that cannot send UDP) and over TLS (the same browsers, left only the `turns:` URL),
+//! each with a fresh app (serving TLS too) and fresh browsers, checking every call's selected
+//! pair's `relayProtocol`, and prints the three side by side.
 //!
 //! `--recovery N` measures how fast a call comes back by itself: N restarts of the signaling
 //! server within one direct call (killed abruptly, started again on the same port and data
@@ -20,6 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context as _};
 use clap::Parser;
 use visavis_e2e::turn::{random_secret, Coturn};
+use visavis_e2e::turn_transports::{RelayWay, TLS_HOST};
 use visavis_e2e::{
     connect_pair_at, is_playing, relay_room_path, room_path, unique_room, AppOptions, Person,
     TestContext, VideoSample, STEP_TIMEOUT, VIDEO_TIMEOUT,
@@ -43,6 +48,11 @@ struct Args {
     #[arg(long)]
     compare: bool,
 
+    /// Relay-only calls through the built-in relay over UDP, TCP and TLS, each with a fresh
+    /// app and fresh browsers; prints the three side by side.
+    #[arg(long, conflicts_with_all = ["relay", "compare"])]
+    transports: bool,
+
     /// Instead of set-up times: N server restarts within one call and N relay (coturn)
     /// outages within another; prints the median recovery times side by side.
     #[arg(long, value_name = "N", conflicts_with_all = ["relay", "compare"])]
@@ -56,6 +66,8 @@ enum Mode {
     Direct,
     /// `?ice=relay` with the built-in relay on 127.0.0.1.
     Relay,
+    /// `?ice=relay` with the built-in relay (serving TLS too), the browsers left one way in.
+    RelayOver(RelayWay),
 }
 
 impl Mode {
@@ -63,6 +75,9 @@ impl Mode {
         match self {
             Mode::Direct => "direct",
             Mode::Relay => "relay",
+            Mode::RelayOver(RelayWay::Udp) => "relay/udp",
+            Mode::RelayOver(RelayWay::Tcp) => "relay/tcp",
+            Mode::RelayOver(RelayWay::Tls) => "relay/tls",
         }
     }
 
@@ -70,13 +85,18 @@ impl Mode {
         match self {
             Mode::Direct => Ok(AppOptions::new()),
             Mode::Relay => AppOptions::new().builtin_relay(&random_secret()),
+            // The same app for every transport: TLS on, its URLs naming the certificate's host.
+            Mode::RelayOver(_) => Ok(AppOptions::new()
+                .builtin_relay(&random_secret())?
+                .flag("--turn-tls-listen", "127.0.0.1:0")
+                .flag("--turn-host", TLS_HOST)),
         }
     }
 
     fn path(self, room: &str) -> String {
         match self {
             Mode::Direct => room_path(room),
-            Mode::Relay => relay_room_path(room),
+            Mode::Relay | Mode::RelayOver(_) => relay_room_path(room),
         }
     }
 }
@@ -130,7 +150,13 @@ async fn main() -> anyhow::Result<()> {
     if args.calls == 0 {
         bail!("--calls must be at least 1");
     }
-    let modes: &[Mode] = if args.compare {
+    let modes: &[Mode] = if args.transports {
+        &[
+            Mode::RelayOver(RelayWay::Udp),
+            Mode::RelayOver(RelayWay::Tcp),
+            Mode::RelayOver(RelayWay::Tls),
+        ]
+    } else if args.compare {
         &[Mode::Direct, Mode::Relay]
     } else if args.relay {
         &[Mode::Relay]
@@ -155,17 +181,20 @@ async fn main() -> anyhow::Result<()> {
     if summaries.len() > 1 {
         println!();
         println!(
-            "{:<8} {:>6} {:>10} {:>8} {:>8}",
-            "path", "calls", "median", "min", "max"
+            "{:<10} {:>6} {:>10} {:>8} {:>8} {:>10}",
+            "path", "calls", "median", "min", "max", "vs first"
         );
+        // The first mode, measured in the same run, is the baseline of the ratios.
+        let baseline = summaries[0].1.median;
         for (mode, summary) in &summaries {
             println!(
-                "{:<8} {:>6} {:>7.0} ms {:>5.0} ms {:>5.0} ms",
+                "{:<10} {:>6} {:>7.0} ms {:>5.0} ms {:>5.0} ms {:>9.2}x",
                 mode.name(),
                 summary.calls,
                 summary.median,
                 summary.min,
-                summary.max
+                summary.max,
+                summary.median / baseline
             );
         }
     }
@@ -174,7 +203,7 @@ async fn main() -> anyhow::Result<()> {
 
 /// Measures `calls` calls in `mode` with a fresh app and fresh browsers.
 async fn run_mode(mode: Mode, calls: usize) -> anyhow::Result<Vec<CallTiming>> {
-    let test_name = format!("measure_setup_{}", mode.name());
+    let test_name = format!("measure_setup_{}", mode.name().replace('/', "_"));
     let ctx = TestContext::start_with(&test_name, mode.app_options()?).await?;
     run_in(ctx.clone(), measure(ctx, mode, calls)).await
 }
@@ -203,8 +232,13 @@ fn millis(duration: Duration) -> f64 {
 }
 
 async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<Vec<CallTiming>> {
-    let caller = ctx.person("caller").await;
-    let callee = ctx.person("callee").await;
+    let (caller, callee) = match mode {
+        Mode::RelayOver(way) => (
+            way.person(&ctx, "caller").await,
+            way.person(&ctx, "callee").await,
+        ),
+        Mode::Direct | Mode::Relay => (ctx.person("caller").await, ctx.person("callee").await),
+    };
     let path = mode.path(&unique_room("measure"));
     tokio::join!(caller.open(&path), callee.open(&path));
 
@@ -232,10 +266,15 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<V
             path.0.as_deref().unwrap_or("?"),
             path.1.as_deref().unwrap_or("?"),
         );
-        if mode == Mode::Relay
+        if mode != Mode::Direct
             && (path.0.as_deref(), path.1.as_deref()) != (Some("relay"), Some("relay"))
         {
             bail!("call {n} was meant to be relayed, but the pages report {path:?}");
+        }
+        if let Mode::RelayOver(way) = mode {
+            check_relay_protocol(&caller, &callee, way)
+                .await
+                .with_context(|| format!("call {n}"))?;
         }
         timings.push(timing);
 
@@ -246,6 +285,30 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<V
         );
     }
     Ok(timings)
+}
+
+/// Both browsers' selected pairs (read by the test, not the app) have a local relay candidate
+/// reached over `way`.
+async fn check_relay_protocol(
+    caller: &Person,
+    callee: &Person,
+    way: RelayWay,
+) -> anyhow::Result<()> {
+    let pairs = tokio::join!(
+        caller.wait_for_selected_pair(STEP_TIMEOUT),
+        callee.wait_for_selected_pair(STEP_TIMEOUT)
+    );
+    for pair in [&pairs.0, &pairs.1] {
+        if pair.local.candidate_type != "relay"
+            || pair.local.relay_protocol.as_deref() != Some(way.relay_protocol())
+        {
+            bail!(
+                "the call was meant to reach the relay over {}, but went {pair:?}",
+                way.relay_protocol()
+            );
+        }
+    }
+    Ok(())
 }
 
 /// Polls both remote videos until each plays; returns when each started, measured from

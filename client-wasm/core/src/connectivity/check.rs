@@ -58,7 +58,7 @@ pub struct Row {
 }
 
 impl Row {
-    fn new(result: CheckResult, text: impl Into<String>) -> Row {
+    pub(crate) fn new(result: CheckResult, text: impl Into<String>) -> Row {
         Row {
             result,
             text: text.into(),

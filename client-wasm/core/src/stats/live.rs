@@ -4,6 +4,8 @@
 //! natively; the browser crate's `controller/stats_loop.rs` reads the stats once a second and
 //! records the result in a [`LiveStats`](super::LiveStats).
 
+use visavis_shared::RelayTransport;
+
 use crate::stats::{self, Stat};
 
 /// Which kind of track an RTP stream carries.
@@ -64,6 +66,8 @@ pub struct Snapshot {
     pub local_candidate: Option<String>,
     /// The type of the other person's end of the media path.
     pub remote_candidate: Option<String>,
+    /// How we reach our relay (UDP, TCP or TLS), when our end of the path is a relay candidate.
+    pub relay_transport: Option<RelayTransport>,
 }
 
 /// Builds a snapshot from the `current` reading, with rates and loss from the difference to the
@@ -87,6 +91,7 @@ pub fn snapshot(previous: Option<&[Stat]>, current: &[Stat]) -> Snapshot {
             .reduce(f64::max),
         local_candidate: candidate("local-candidate", "localCandidateId"),
         remote_candidate: candidate("remote-candidate", "remoteCandidateId"),
+        relay_transport: stats::relay_transport(current),
     }
 }
 
@@ -553,5 +558,24 @@ pub(crate) mod tests {
         let empty = super::snapshot(None, &[]);
         assert_eq!(empty.local_candidate, None);
         assert_eq!(empty.remote_candidate, None);
+    }
+
+    #[test]
+    fn the_relay_transport_is_read_only_for_a_local_relay_candidate() {
+        // The reading's local end is a host candidate: no relay transport to show.
+        let mut now = reading(1000.0, 0.0, 0.0, 0.0, 0.0);
+        assert_eq!(snapshot(None, &now).relay_transport, None);
+        let local = now
+            .iter_mut()
+            .find(|entry| entry.is("local-candidate"))
+            .expect("the reading has a local candidate");
+        local.fields = vec![
+            ("candidateType".into(), text("relay")),
+            ("relayProtocol".into(), text("tls")),
+        ];
+        assert_eq!(
+            snapshot(None, &now).relay_transport,
+            Some(RelayTransport::Tls)
+        );
     }
 }

@@ -3,7 +3,7 @@
 //! `RTCStatsReport` into [`Stat`]s, and the choice is unit-tested natively here. The live
 //! statistics panel (`live.rs`) reads the same entries.
 
-use visavis_shared::MediaPath;
+use visavis_shared::{MediaPath, RelayTransport};
 
 /// One field value of a stats entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -37,6 +37,7 @@ pub const FIELDS: &[&str] = &[
     "selected",
     "nominated",
     "candidateType",
+    "relayProtocol",
     // Live statistics: which stream an RTP entry is and its codec…
     "kind",
     "mediaType",
@@ -125,6 +126,24 @@ pub fn media_path(stats: &[Stat]) -> Option<MediaPath> {
         (Some(_), Some(_)) => Some(MediaPath::Direct),
         _ => None,
     }
+}
+
+/// How this browser reaches its relay on the media path: the `relayProtocol` (`udp`, `tcp` or
+/// `tls`) of the selected pair's local candidate, when that candidate is a relay candidate.
+/// `None` when our end is not relayed (the relay may be the other person's only), when the
+/// browser does not say, or when it names a protocol this version does not know.
+pub fn relay_transport(stats: &[Stat]) -> Option<RelayTransport> {
+    let pair = selected_pair(stats)?;
+    let id = pair.text("localCandidateId")?;
+    let local = stats
+        .iter()
+        .find(|s| s.is("local-candidate") && s.id == id)?;
+    if local.text("candidateType") != Some("relay") {
+        return None;
+    }
+    local
+        .text("relayProtocol")
+        .and_then(RelayTransport::from_relay_protocol)
 }
 
 /// The words shown on the page for a path.
@@ -295,6 +314,59 @@ mod tests {
             &[("selected", StatValue::Flag(true))],
         ));
         assert_eq!(media_path(&stats), Some(MediaPath::Relay));
+    }
+
+    /// A selected pair whose local candidate is of `local_type`, with `relayProtocol`
+    /// `protocol` when given.
+    fn relayed_reading(local_type: &str, protocol: Option<&str>) -> Vec<Stat> {
+        let mut local = vec![("candidateType", text(local_type))];
+        if let Some(protocol) = protocol {
+            local.push(("relayProtocol", text(protocol)));
+        }
+        vec![
+            stat("local-candidate", "L1", &local),
+            stat(
+                "remote-candidate",
+                "R1",
+                &[("candidateType", text("relay"))],
+            ),
+            // Another local relay candidate over UDP that is not on the media path.
+            stat(
+                "local-candidate",
+                "L2",
+                &[
+                    ("candidateType", text("relay")),
+                    ("relayProtocol", text("udp")),
+                ],
+            ),
+            pair("P1", "L1", "R1", &[("selected", StatValue::Flag(true))]),
+        ]
+    }
+
+    #[test]
+    fn the_relay_transport_is_the_selected_local_relay_candidates_protocol() {
+        for (protocol, expected) in [
+            ("udp", RelayTransport::Udp),
+            ("tcp", RelayTransport::Tcp),
+            ("tls", RelayTransport::Tls),
+        ] {
+            let stats = relayed_reading("relay", Some(protocol));
+            assert_eq!(relay_transport(&stats), Some(expected), "{protocol}");
+        }
+    }
+
+    #[test]
+    fn no_relay_transport_without_a_local_relay_on_the_path_or_a_known_protocol() {
+        // Our end is direct: the relay is the other person's, not ours to name.
+        assert_eq!(relay_transport(&relayed_reading("host", Some("tcp"))), None);
+        // The browser does not say, or says something unknown.
+        assert_eq!(relay_transport(&relayed_reading("relay", None)), None);
+        assert_eq!(
+            relay_transport(&relayed_reading("relay", Some("quic"))),
+            None
+        );
+        // No selected pair at all.
+        assert_eq!(relay_transport(&[]), None);
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! written for people (`1.25 Mbit/s`, `640×480`, `24 ms`) and the geometry of its small plots.
 //! Unit-tested natively; `components/stats_panel.rs` only places the results.
 
+use visavis_shared::RelayTransport;
+
 use super::live::Direction;
 
 /// What a field shows while there is no value.
@@ -72,6 +74,16 @@ pub fn candidates(local: Option<&str>, remote: Option<&str>) -> String {
         local.unwrap_or(NO_VALUE),
         remote.unwrap_or(NO_VALUE)
     )
+}
+
+/// How we reach our relay, as the panel writes it: `UDP`, `TCP` or `TLS` (TLS runs over TCP).
+pub fn relay_transport(transport: Option<RelayTransport>) -> String {
+    match transport {
+        None => NO_VALUE.into(),
+        Some(RelayTransport::Udp) => "UDP".into(),
+        Some(RelayTransport::Tcp) => "TCP".into(),
+        Some(RelayTransport::Tls) => "TLS (over TCP)".into(),
+    }
 }
 
 /// The top of a plot's scale: the smallest 1, 2 or 5 times a power of ten that is at least
@@ -167,6 +179,14 @@ mod tests {
         assert_eq!(frame_rate(Some(29.7)), "30 fps");
         assert_eq!(candidates(Some("host"), Some("relay")), "host / relay");
         assert_eq!(candidates(None, Some("prflx")), "— / prflx");
+    }
+
+    #[test]
+    fn relay_transports_are_named_in_capitals() {
+        assert_eq!(relay_transport(Some(RelayTransport::Udp)), "UDP");
+        assert_eq!(relay_transport(Some(RelayTransport::Tcp)), "TCP");
+        assert_eq!(relay_transport(Some(RelayTransport::Tls)), "TLS (over TCP)");
+        assert_eq!(relay_transport(None), "—");
     }
 
     #[test]
