@@ -11,7 +11,7 @@ use crate::media::{self, facing, LocalMedia};
 use crate::signaling::Signaling;
 use visavis_client_core::call::Role;
 use visavis_client_core::call::Trigger;
-use visavis_client_core::devices;
+use visavis_client_core::devices::{self, AudioChoice};
 use visavis_client_core::link::{self};
 
 use super::Inner;
@@ -52,6 +52,12 @@ impl Inner {
         vm.camera_on.set(true);
         *self.media.borrow_mut() = Some(media);
         self.offer_flip();
+        // A microphone opened together with the camera only prefers the chosen processing;
+        // a choice other than the default is made sure of on the live track.
+        let audio = media::audio_processing::choice();
+        if audio != AudioChoice::default() {
+            self.set_audio_choice(audio);
+        }
     }
 
     /// Sends the pending `join` once the socket is open and `config` has arrived.

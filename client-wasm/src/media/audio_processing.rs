@@ -5,7 +5,7 @@
 use std::cell::Cell;
 
 use wasm_bindgen_futures::JsFuture;
-use web_sys::{MediaStreamTrack, MediaTrackConstraints};
+use web_sys::{ConstrainBooleanParameters, MediaStreamTrack, MediaTrackConstraints};
 
 use crate::browser::js_error;
 use visavis_client_core::devices::{AudioChoice, AudioProcessing};
@@ -26,9 +26,31 @@ pub fn set_choice(choice: AudioChoice) {
     CHOICE.with(|cell| cell.set(choice));
 }
 
-/// The audio constraints for the current choice.
+/// The audio constraints for the current choice, as preferences: what a camera and microphone
+/// opened together ask for, since a constraint the device cannot meet must not cost the camera.
 pub fn voice_constraints() -> MediaTrackConstraints {
     constraints(choice().processing())
+}
+
+/// The audio constraints for the current choice, required exactly: what a microphone opened on
+/// its own asks for first. Chromium treats plain values as mere hints and, for some
+/// combinations (echo cancellation without noise suppression and gain), opens the microphone
+/// with none of the three.
+pub fn exact_voice_constraints() -> MediaTrackConstraints {
+    let processing = choice().processing();
+    let audio = MediaTrackConstraints::new();
+    let exactly = |value: bool| {
+        let wanted = ConstrainBooleanParameters::new();
+        wanted.set_exact(value);
+        wanted
+    };
+    audio
+        .set_echo_cancellation_constrain_boolean_parameters(&exactly(processing.echo_cancellation));
+    audio
+        .set_noise_suppression_constrain_boolean_parameters(&exactly(processing.noise_suppression));
+    audio
+        .set_auto_gain_control_constrain_boolean_parameters(&exactly(processing.auto_gain_control));
+    audio
 }
 
 fn constraints(processing: AudioProcessing) -> MediaTrackConstraints {

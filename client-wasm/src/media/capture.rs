@@ -337,16 +337,25 @@ async fn microphone_only(
     }
 }
 
+/// The microphone with the chosen processing required exactly, else (a device that cannot do
+/// it) preferred.
 async fn microphone_from(
     devices: &MediaDevices,
     pick: Pick<'_>,
 ) -> Result<MediaStream, DeviceError> {
-    let audio = voice_constraints();
-    pick.apply(&audio);
-    let constraints = MediaStreamConstraints::new();
-    constraints.set_audio_media_track_constraints(&audio);
-    constraints.set_video_bool(false);
-    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+    let open = |audio: MediaTrackConstraints| {
+        pick.apply(&audio);
+        let constraints = MediaStreamConstraints::new();
+        constraints.set_audio_media_track_constraints(&audio);
+        constraints.set_video_bool(false);
+        await_stream(devices.get_user_media_with_constraints(&constraints))
+    };
+    match open(super::audio_processing::exact_voice_constraints()).await {
+        Err(err) if err.name.as_deref() == Some("OverconstrainedError") => {
+            open(voice_constraints()).await
+        }
+        opened => opened,
+    }
 }
 
 async fn camera_from(devices: &MediaDevices, pick: Pick<'_>) -> Result<MediaStream, DeviceError> {

@@ -1,8 +1,8 @@
 //! The microphone's sound processing, changed by the person in the settings: the speech
 //! filters (noise suppression, automatic gain) and music mode. Applied to the live microphone
 //! with `applyConstraints`; where the browser keeps the old processing anyway (Chromium does),
-//! the same microphone is opened again with the new processing and swapped in, like a device
-//! switch (`replaceTrack`, no renegotiation).
+//! the same microphone is closed, opened again with the new processing and swapped in, like a
+//! device switch (`replaceTrack`, no renegotiation): a moment of silence for the other person.
 
 use std::rc::Rc;
 
@@ -40,10 +40,14 @@ impl Inner {
             if let Err(err) = applied {
                 warn!("devices: the microphone refused the new processing: {err}");
             }
-            match device_access::device_id(&track) {
-                Some(id) => inner.switch_device(DeviceKind::Microphone, id),
-                None => warn!("devices: cannot reopen a microphone without a device id"),
-            }
+            let Some(id) = device_access::device_id(&track) else {
+                warn!("devices: cannot reopen a microphone without a device id");
+                return;
+            };
+            // Let go of the old track first: Chromium will not open the same microphone with
+            // other processing while it is open (and then gives none at all).
+            track.stop();
+            inner.switch_device(DeviceKind::Microphone, id);
         });
     }
 }
