@@ -4,11 +4,12 @@
 //! grace period kept for lost networks. (A reload still takes its seat back: see
 //! `recovery.rs`, `a_reloaded_page_rejoins_its_call_by_itself`.)
 //!
-//! The test prints each tab-close-to-`ended` time and their median.
+//! The first test prints each tab-close-to-`ended` time and their median; the second closes a
+//! Firefox tab.
 
 use std::time::{Duration, Instant};
 
-use visavis_e2e::{call_between, room_path, run_browser_test, unique_room, Person};
+use visavis_e2e::{call_between, room_path, run_browser_test, unique_room, BrowserKind, Person};
 
 /// The promise: the other side reaches `ended` within 5 s of the tab closing.
 const ENDED_WITHIN: Duration = Duration::from_secs(5);
@@ -99,6 +100,30 @@ async fn closing_a_tab_ends_the_call_for_the_other_person_within_seconds() {
             times[ROUNDS / 2].as_millis(),
             times.iter().map(Duration::as_millis).collect::<Vec<_>>()
         );
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_firefox_tab_closing_ends_the_call_for_the_other_person_too() {
+    run_browser_test(|ctx| async move {
+        let alice = ctx.person("alice").await;
+        let bob = ctx.person_in(BrowserKind::Firefox, "firefox-bob").await;
+        let room = unique_room("fxclose");
+        for how in [Departure::NavigateAway, Departure::CloseTab] {
+            start_call(&alice, &bob, &room).await;
+            let started = leave(&bob, how).await;
+            alice.wait_for_call_state("ended", ENDED_WITHIN).await;
+            eprintln!(
+                "firefox tab close ({how:?}) to ended: {} ms",
+                started.elapsed().as_millis()
+            );
+            let status = alice.status_text().await;
+            assert!(
+                status.contains("The other person left"),
+                "alice should be told bob left: {status:?}"
+            );
+        }
     })
     .await;
 }

@@ -128,8 +128,8 @@ struct Inner {
     outbox: RefCell<Outbox>,
     /// The pre-join preview, the device lists, the microphone meter and device switches.
     devices: RefCell<devices::DeviceState>,
-    /// The `pagehide` listener of the current call, which says `leaving` to the server.
-    page_exit: RefCell<Option<browser::PageListener>>,
+    /// The `pagehide` / `beforeunload` listeners of the current call, which say `leaving`.
+    page_exit: RefCell<Vec<browser::PageListener>>,
     /// The screen wake lock of the current call.
     wake: RefCell<wake::WakeState>,
 }
@@ -180,7 +180,7 @@ impl Controller {
                 call_serial: Cell::new(0),
                 outbox: RefCell::new(Outbox::new()),
                 devices: RefCell::new(devices::DeviceState::default()),
-                page_exit: RefCell::new(None),
+                page_exit: RefCell::new(Vec::new()),
                 wake: RefCell::new(wake::WakeState::default()),
             }),
         }
@@ -340,7 +340,7 @@ impl Inner {
             media.stop();
         }
         self.devices_after_call();
-        self.page_exit.borrow_mut().take();
+        self.page_exit.borrow_mut().clear();
         self.release_wake_lock();
         // After the call is closed, so no send is still in progress on a live channel.
         self.transfers.reset();

@@ -113,11 +113,9 @@ impl Inner {
             )
             .await;
             if let Some(inner) = weak.upgrade() {
+                // The stream shown is the same object, now with the new camera's track.
                 let mirrored = inner.call_picture_mirrored();
                 inner.vm.local_mirrored.set(mirrored);
-                // The same stream object with a new track: the tile must attach it again.
-                let shown = inner.vm.local_stream.get_untracked();
-                inner.vm.local_stream.set(shown);
             }
         });
     }
