@@ -143,6 +143,8 @@ pub struct DeviceModel {
     pub sink_supported: RwSignal<bool>,
     /// The pre-join preview's stream, shown in `previewVideo`.
     pub preview: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// Whether the preview is mirrored: its camera faces the person (or does not say).
+    pub preview_mirrored: RwSignal<bool>,
     /// Whether the preview is off, opening, live or failed.
     pub preview_state: RwSignal<PreviewState>,
     /// The microphone level, 0–100, while a microphone is open.
@@ -163,6 +165,7 @@ impl DeviceModel {
             speaker: RwSignal::new(None),
             sink_supported: RwSignal::new(false),
             preview: RwSignal::new_local(None),
+            preview_mirrored: RwSignal::new(true),
             preview_state: RwSignal::new(PreviewState::Off),
             mic_level: RwSignal::new(None),
             switching: RwSignal::new(false),

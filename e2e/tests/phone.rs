@@ -8,7 +8,9 @@
 //! (A shared screen is never mirrored: `call_controls.rs` checks that.)
 
 use serde_json::{json, Value};
-use visavis_e2e::{connect_pair, run_browser_test, unique_room, Person, STEP_TIMEOUT};
+use visavis_e2e::{
+    call_between, connect_pair, room_path, run_browser_test, unique_room, Person, STEP_TIMEOUT,
+};
 
 /// The local audio track's processing settings, as `getSettings()` reports them.
 async fn audio_settings(person: &Person) -> Value {
@@ -61,7 +63,19 @@ async fn one_fake_camera_is_mirrored_offers_no_flip_and_the_screen_is_kept_on_in
         )
         .await
         .expect("Chromium grants permissions through DevTools");
-        connect_pair(&alice, &bob, &unique_room("phone")).await;
+        let path = room_path(&unique_room("phone"));
+        tokio::join!(alice.open(&path), bob.open(&path));
+        // The pre-join preview of the fake camera (no facing: a webcam) is mirrored too.
+        alice
+            .wait_until(
+                "(() => { const v = document.getElementById('previewVideo');\
+                 return v !== null && v.videoWidth > 0 && v.classList.contains('mirrored'); })()",
+                STEP_TIMEOUT,
+                "the pre-join preview showing the camera, mirrored",
+            )
+            .await;
+        call_between(&alice, &bob).await;
+        tokio::join!(alice.remote_video_playing(), bob.remote_video_playing());
 
         for person in [&alice, &bob] {
             let mirrored = person
