@@ -11,10 +11,11 @@ use web_sys::MediaStream;
 use visavis_client_core::call::{CallState, Status};
 use visavis_client_core::chat::ChatLog;
 use visavis_client_core::connectivity::{CheckResult, Row};
-use visavis_client_core::devices::{DeviceKind, DeviceOption, PreviewState};
+use visavis_client_core::devices::{AudioChoice, DeviceKind, DeviceOption, PreviewState};
 use visavis_client_core::files::TransferView;
 use visavis_client_core::link::IcePolicy;
 use visavis_client_core::stats::LiveStats;
+use visavis_client_core::wake::WakeLock;
 
 /// Every piece of state the page shows. Copyable handles; the values live in Leptos' arena.
 #[derive(Clone, Copy)]
@@ -33,8 +34,15 @@ pub struct ViewModel {
     pub room_input: RwSignal<String>,
     /// The local stream shown in `localVideo`.
     pub local_stream: RwSignal<Option<MediaStream>, LocalStorage>,
-    /// Whether the local picture is a camera image (mirrored) rather than a shared screen.
+    /// Whether the local picture is shown mirrored: a camera facing the person, not a back
+    /// camera or a shared screen.
     pub local_mirrored: RwSignal<bool>,
+    /// Whether the device has a front and a back camera, so the call offers a flip.
+    pub can_flip: RwSignal<bool>,
+    /// The call's screen wake lock, published on `<body data-wake-lock>`.
+    pub wake_lock: RwSignal<WakeLock>,
+    /// The microphone's sound processing the person chose (speech filters, music mode).
+    pub audio_choice: RwSignal<AudioChoice>,
     /// The other person's stream shown in `remoteVideo`.
     pub remote_stream: RwSignal<Option<MediaStream>, LocalStorage>,
     /// Whether the chat data channel is open.
@@ -104,6 +112,9 @@ impl ViewModel {
             camera_on: RwSignal::new(true),
             sharing: RwSignal::new(false),
             can_share: RwSignal::new(false),
+            can_flip: RwSignal::new(false),
+            wake_lock: RwSignal::new(WakeLock::Off),
+            audio_choice: RwSignal::new(AudioChoice::default()),
             call_ready: RwSignal::new(false),
             remote_audio: RwSignal::new(true),
             remote_video: RwSignal::new(true),
@@ -132,6 +143,8 @@ pub struct DeviceModel {
     pub sink_supported: RwSignal<bool>,
     /// The pre-join preview's stream, shown in `previewVideo`.
     pub preview: RwSignal<Option<MediaStream>, LocalStorage>,
+    /// Whether the preview is mirrored: its camera faces the person (or does not say).
+    pub preview_mirrored: RwSignal<bool>,
     /// Whether the preview is off, opening, live or failed.
     pub preview_state: RwSignal<PreviewState>,
     /// The microphone level, 0–100, while a microphone is open.
@@ -152,6 +165,7 @@ impl DeviceModel {
             speaker: RwSignal::new(None),
             sink_supported: RwSignal::new(false),
             preview: RwSignal::new_local(None),
+            preview_mirrored: RwSignal::new(true),
             preview_state: RwSignal::new(PreviewState::Off),
             mic_level: RwSignal::new(None),
             switching: RwSignal::new(false),

@@ -145,6 +145,13 @@ pub struct Config {
     #[arg(long, env = "VISAVIS_RECONNECT_GRACE_SECS", default_value_t = 20)]
     pub reconnect_grace_secs: u64,
 
+    /// How long a seat is held after its page said it is leaving (`pagehide`: the tab closed,
+    /// navigated away or reloaded) and its socket then closed, in seconds: long enough for a
+    /// reload to take the seat back, short enough that the other person of a closed tab soon
+    /// gets `bye`.
+    #[arg(long, env = "VISAVIS_LEAVING_GRACE_SECS", default_value_t = 3)]
+    pub leaving_grace_secs: u64,
+
     /// Signaling messages one connection may send per second, on average.
     #[arg(long, env = "VISAVIS_MESSAGES_PER_SECOND", default_value = "20")]
     pub messages_per_second: NonZeroU32,
@@ -267,6 +274,9 @@ mod tests {
         let config = Config::parse_from(["visavis", "--reconnect-grace-secs", "3"]);
         assert_eq!(config.reconnect_grace_secs, 3);
         assert!(Config::try_parse_from(["visavis", "--reconnect-grace-secs", "-1"]).is_err());
+        assert_eq!(Config::parse_from(["visavis"]).leaving_grace_secs, 3);
+        let config = Config::parse_from(["visavis", "--leaving-grace-secs", "1"]);
+        assert_eq!(config.leaving_grace_secs, 1);
     }
 
     #[test]

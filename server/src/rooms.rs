@@ -6,7 +6,9 @@
 //! here and unit-tested here; the socket and hub code only move bytes and keep time.
 //!
 //! Seats outlive connections. A seat whose socket ended uncleanly ([`Input::Lost`]) is *away*:
-//! held for the grace period, and reclaimable with its seat token (`seat_token.rs`). Side effects
+//! held for the grace period, and reclaimable with its seat token (`seat_token.rs`). A connection
+//! that said `leaving` first (its page is going away) is held only for the short leaving grace:
+//! a reload takes the seat back within it, a closed tab frees it. Side effects
 //! the hub must carry out are queued here and drained by it after each call:
 //! [`Rooms::take_grace_timers`] and [`Rooms::take_connections_to_close`].
 
@@ -66,6 +68,11 @@ pub struct GraceTimer {
 
 /// How long an away seat is held unless configured otherwise.
 pub const DEFAULT_GRACE: Duration = Duration::from_secs(20);
+
+/// How long the seat of a connection that said `leaving` is held unless configured otherwise:
+/// enough for a reload to rejoin, short enough that the partner of a closed tab is not left
+/// waiting.
+pub const DEFAULT_LEAVING_GRACE: Duration = Duration::from_secs(3);
 
 /// At most two people share a room.
 const SEATS_PER_ROOM: usize = 2;
@@ -177,6 +184,8 @@ pub struct Rooms {
     budget: RoomBudget,
     /// How long an away seat is held.
     grace: Duration,
+    /// How long the seat of a connection that said `leaving` is held.
+    leaving_grace: Duration,
     /// Signs and checks seat tokens.
     signer: SeatSigner,
     /// Call ids, seat ids and nonces. Owned here so tests can seed it.
@@ -184,6 +193,8 @@ pub struct Rooms {
     rooms: HashMap<RoomName, Room>,
     /// The room each seated connection is in; a connection is in at most one room.
     seat_of: HashMap<ConnId, RoomName>,
+    /// Seated connections whose page said it is going away; always a subset of `seat_of`.
+    leaving: HashSet<ConnId>,
     ended_calls: EndedCalls,
     next_absence: u64,
     /// Side effects for the hub, drained by it after each call.
@@ -208,10 +219,12 @@ impl Rooms {
         Rooms {
             budget: RoomBudget::new(usize::MAX),
             grace: DEFAULT_GRACE,
+            leaving_grace: DEFAULT_LEAVING_GRACE,
             signer,
             rng,
             rooms: HashMap::new(),
             seat_of: HashMap::new(),
+            leaving: HashSet::new(),
             ended_calls: EndedCalls::default(),
             next_absence: 0,
             grace_timers: Vec::new(),
@@ -234,6 +247,12 @@ impl Rooms {
     /// Holds an away seat for `grace`.
     pub fn with_grace(mut self, grace: Duration) -> Rooms {
         self.grace = grace;
+        self
+    }
+
+    /// Holds the seat of a connection that said `leaving` for `grace`.
+    pub fn with_leaving_grace(mut self, grace: Duration) -> Rooms {
+        self.leaving_grace = grace;
         self
     }
 
@@ -308,6 +327,13 @@ impl Rooms {
             // The room named in `bye` is informational: a socket can only leave the room it is in.
             Input::Message(ClientMessage::Bye { .. }) | Input::Disconnected => self.leave(conn),
             Input::Lost => self.lose(conn),
+            // Remembered for when the socket ends: only a lost socket after it is shortened.
+            Input::Message(ClientMessage::Leaving) => {
+                if self.seat_of.contains_key(&conn) {
+                    self.leaving.insert(conn);
+                }
+                Vec::new()
+            }
             Input::Message(ClientMessage::Rejoin { room, seat, fresh }) => {
                 self.rejoin(conn, room, &seat, fresh)
             }
@@ -437,7 +463,7 @@ impl Rooms {
 
     /// A clean departure: the seat is freed at once.
     fn leave(&mut self, conn: ConnId) -> Vec<Outgoing> {
-        let Some(name) = self.seat_of.remove(&conn) else {
+        let Some(name) = self.unseat(conn) else {
             // Not seated: a second bye, or the answering bye of a peer already alone. Nothing to do.
             return Vec::new();
         };
@@ -448,13 +474,19 @@ impl Rooms {
     }
 
     /// An unclean departure: the seat is held, and the partner told how long.
+    /// After `leaving`, the seat is held for the short leaving grace instead.
     fn lose(&mut self, conn: ConnId) -> Vec<Outgoing> {
-        let Some(name) = self.seat_of.remove(&conn) else {
+        let was_leaving = self.leaving.contains(&conn);
+        let Some(name) = self.unseat(conn) else {
             return Vec::new();
         };
         let absence = self.new_absence();
-        let grace_ms = self.grace_ms();
-        let grace = self.grace;
+        let grace = if was_leaving {
+            self.leaving_grace
+        } else {
+            self.grace
+        };
+        let grace_ms = millis(grace);
         let Some(index) = self.seat_index_of(&name, conn) else {
             return Vec::new();
         };
@@ -518,6 +550,7 @@ impl Rooms {
                         // It loses the seat silently; the partner sees no departure.
                         if let SeatState::Present(old) = room.seats[index].state {
                             self.seat_of.remove(&old);
+                            self.leaving.remove(&old);
                             self.to_close.push(old);
                         }
                         index
@@ -660,6 +693,7 @@ impl Rooms {
         let seat = room.seats.remove(index);
         if let Some(conn) = seat.conn() {
             self.seat_of.remove(&conn);
+            self.leaving.remove(&conn);
         }
         match room.seats.first_mut() {
             Some(partner) => match partner.state {
@@ -705,12 +739,18 @@ impl Rooms {
     }
 
     fn grace_ms(&self) -> u64 {
-        u64::try_from(self.grace.as_millis()).unwrap_or(u64::MAX)
+        millis(self.grace)
+    }
+
+    /// Takes `conn` out of its room's index (and the leaving set); its room, if it had one.
+    fn unseat(&mut self, conn: ConnId) -> Option<RoomName> {
+        self.leaving.remove(&conn);
+        self.seat_of.remove(&conn)
     }
 
     /// Checks the invariants: one or two seats per room, a seat index that agrees with the
     /// rooms, reserved seats only away, owed messages consistent with the partner, no live
-    /// room of an ended call. Used by tests and fuzzing.
+    /// room of an ended call, only seated connections leaving. Used by tests and fuzzing.
     pub fn check_invariants(&self) -> Result<(), String> {
         let mut present = 0;
         let mut absences = HashSet::new();
@@ -756,6 +796,9 @@ impl Rooms {
         if present != self.seat_of.len() {
             return Err("the seat index holds connections that are in no room".into());
         }
+        if let Some(conn) = self.leaving.iter().find(|c| !self.seat_of.contains_key(c)) {
+            return Err(format!("{conn} is leaving but holds no seat"));
+        }
         if self.budget.open() < self.rooms.len() {
             return Err(format!(
                 "{} rooms are open but the room budget counts {}",
@@ -769,6 +812,11 @@ impl Rooms {
 
 /// Checks that what `seat` owes fits its partner: `bye` only when alone and away, `new_peer`
 /// only with a partner that does not owe it too, and never when both are present.
+/// `duration` in whole milliseconds, as the protocol's `grace_ms` carries it.
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
+}
+
 fn check_owed(name: &RoomName, seat: &Seat, partner: Option<&Seat>) -> Result<(), String> {
     match (seat.owed, partner) {
         (None, _) => Ok(()),

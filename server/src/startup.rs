@@ -191,7 +191,8 @@ fn shard_rooms(config: &Config, shards: usize) -> anyhow::Result<Vec<Rooms>> {
                 .map_err(|err| anyhow!("the operating system gave no random seed: {err}"))?;
             Ok(Rooms::new(SeatSigner::new(&secret), rng)
                 .with_room_budget(budget.clone())
-                .with_grace(Duration::from_secs(config.reconnect_grace_secs)))
+                .with_grace(Duration::from_secs(config.reconnect_grace_secs))
+                .with_leaving_grace(Duration::from_secs(config.leaving_grace_secs)))
         })
         .collect()
 }

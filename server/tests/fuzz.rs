@@ -104,6 +104,8 @@ enum Step {
     Answer,
     Candidate,
     Bye,
+    /// The page says it is going away (its socket usually ends uncleanly next).
+    Leaving,
     Disconnect,
     /// The socket ends uncleanly.
     Lose,
@@ -128,6 +130,7 @@ fn step() -> impl Strategy<Value = (u8, Step)> {
         1 => Just(Step::Answer),
         1 => Just(Step::Candidate),
         1 => Just(Step::Bye),
+        1 => Just(Step::Leaving),
         1 => Just(Step::Disconnect),
         2 => Just(Step::Lose),
         3 => (any::<u8>(), prop::bool::weighted(0.9), any::<bool>()).prop_map(
@@ -210,6 +213,7 @@ fn room_invariants_hold_for_any_sequence_of_inputs() {
                         }),
                     }),
                     Step::Bye => Input::Message(ClientMessage::Bye { room: room(0) }),
+                    Step::Leaving => Input::Message(ClientMessage::Leaving),
                     Step::Disconnect => Input::Disconnected,
                     Step::Lose => Input::Lost,
                     Step::Rejoin {
@@ -464,6 +468,7 @@ fn sharded_rooms_decide_exactly_as_one_owner_would() {
             1 => Just(Step::Invite),
             2 => Just(Step::Candidate),
             2 => Just(Step::Bye),
+            1 => Just(Step::Leaving),
             1 => Just(Step::Disconnect),
             2 => Just(Step::Lose),
             3 => (any::<u8>(), prop::bool::weighted(0.9), any::<bool>()).prop_map(
@@ -502,6 +507,10 @@ fn sharded_rooms_decide_exactly_as_one_owner_would() {
                     Step::Bye => {
                         let bye = Input::Message(ClientMessage::Bye { room: room(0) });
                         (bye.clone(), bye)
+                    }
+                    Step::Leaving => {
+                        let leaving = Input::Message(ClientMessage::Leaving);
+                        (leaving.clone(), leaving)
                     }
                     Step::Disconnect => (Input::Disconnected, Input::Disconnected),
                     Step::Lose => (Input::Lost, Input::Lost),

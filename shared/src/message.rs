@@ -30,6 +30,12 @@ pub enum ClientMessage {
     },
     /// Leave the room; the other peer is told.
     Bye { room: RoomName },
+    /// The page is going away (`pagehide`: the tab closed, or it navigates or reloads). Sent
+    /// just before the socket closes with 1001, which alone cannot tell a closed tab from a
+    /// reload: after `leaving` the seat is held only for the short leaving grace, long enough
+    /// for a reload to `rejoin`, instead of the full grace period of a lost network. Harmless
+    /// without a seat; never answered.
+    Leaving,
     /// Take back our seat in `room` after the signaling socket dropped (or the page reloaded,
     /// or the server restarted), proving it with the `seat` token from `created`, `joined`,
     /// `new_peer` or `rejoined`. Answered with `rejoined`, or `error` with `seat_invalid` or
@@ -299,6 +305,7 @@ impl ClientMessage {
             ClientMessage::Ok { .. } => "ok",
             ClientMessage::IceCandidate { .. } => "ice_candidate",
             ClientMessage::Bye { .. } => "bye",
+            ClientMessage::Leaving => "leaving",
             ClientMessage::Rejoin { .. } => "rejoin",
             ClientMessage::Report { .. } => "report",
         }
@@ -393,6 +400,7 @@ pub const CLIENT_TYPES: &[&str] = &[
     "ok",
     "ice_candidate",
     "bye",
+    "leaving",
     "rejoin",
     "report",
 ];

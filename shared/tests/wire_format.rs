@@ -61,6 +61,7 @@ fn client_cases() -> Vec<(ClientMessage, Value)> {
             ClientMessage::Bye { room: room("r1") },
             json!({"type":"bye","room":"r1"}),
         ),
+        (ClientMessage::Leaving, json!({"type":"leaving"})),
         (
             ClientMessage::Rejoin {
                 room: room("r1"),
@@ -469,4 +470,13 @@ fn a_rejoin_with_a_bad_room_name_is_invalid_room() {
 fn an_unknown_type_with_junk_is_not_echoed() {
     let err = decode_client_message(r#"{"type":"<script>alert(1)</script>"}"#).unwrap_err();
     assert!(!err.message.contains("<script>"));
+}
+
+#[test]
+fn a_leaving_with_extra_fields_still_decodes() {
+    // A later client may say why it leaves; this version only needs the type.
+    assert_eq!(
+        decode_client_message(r#"{"type":"leaving","reason":"pagehide"}"#),
+        Ok(ClientMessage::Leaving)
+    );
 }

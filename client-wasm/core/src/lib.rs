@@ -14,3 +14,4 @@ pub mod files;
 pub mod link;
 pub mod screen;
 pub mod stats;
+pub mod wake;

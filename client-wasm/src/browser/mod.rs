@@ -1,5 +1,6 @@
 //! Small helpers around the browser's window-level services the controller needs: the page
-//! address, `history`, `crypto`, the clocks, timers and `navigator.clipboard`. No DOM elements.
+//! address, `history`, `crypto`, the clocks, timers and `navigator.clipboard`, and listeners on
+//! the window and document, and the screen wake lock. No DOM elements.
 
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -7,6 +8,10 @@ use wasm_bindgen_futures::JsFuture;
 use web_sys::Window;
 
 pub mod js_error;
+mod listener;
+pub mod wake_lock;
+
+pub use listener::{page_visible, PageListener};
 
 fn window() -> Option<Window> {
     web_sys::window()

@@ -1,6 +1,7 @@
 //! The page: picks the call page or the connectivity check page from the address, creates the
 //! call page's view model, controller and view state, lays out its screens, and publishes the
-//! call state on `<body data-call-state>` (and the screen on `data-screen`). It also takes files dropped anywhere on the window (with a drop
+//! call state on `<body data-call-state>` (the screen on `data-screen`, the wake lock on
+//! `data-wake-lock`). It also takes files dropped anywhere on the window (with a drop
 //! highlight) for the file panel.
 
 use leptos::ev;
@@ -56,6 +57,14 @@ fn CallPage() -> impl IntoView {
         }
         if let Err(err) = dataset.set("screen", screen.as_str()) {
             warn!("could not publish the screen: {err:?}");
+        }
+    });
+    Effect::new(move |_| {
+        let wake_lock = vm.wake_lock.get();
+        if let Some(body) = document().body() {
+            if let Err(err) = body.dataset().set("wakeLock", wake_lock.as_str()) {
+                warn!("could not publish the wake lock: {err:?}");
+            }
         }
     });
 

@@ -110,6 +110,17 @@ pub fn CallControls(
                         {move || controls::camera_label(vm.camera_on.get())}
                     </span>
                 </button>
+                <button
+                    id="flipCameraButton"
+                    class="round-button"
+                    type="button"
+                    hidden=move || !vm.can_flip.get()
+                    disabled=move || !in_room() || vm.sharing.get() || vm.devices.switching.get()
+                    on:click=move |_| controller.get_value().flip_camera()
+                >
+                    <Icon kind=IconKind::Flip />
+                    <span class="round-label">"Flip camera"</span>
+                </button>
                 <Show when=in_call>
                     <DevicePicker
                         kind=DeviceKind::Camera

@@ -15,6 +15,8 @@ pub enum IconKind {
     Camera,
     /// A struck-through video camera.
     CameraOff,
+    /// Two arrows turning around each other (flip the camera).
+    Flip,
     /// A screen with an arrow out of it.
     Screen,
     /// A speech bubble.
@@ -68,6 +70,12 @@ fn paths(kind: IconKind) -> &'static [&'static str] {
             "M16 10.5l5-3v9l-4-2.4",
             "M14.5 16.5h-11A1.5 1.5 0 0 1 2 15V9a1.5 1.5 0 0 1 1.5-1.5H5",
             "M3 3l18 18",
+        ],
+        IconKind::Flip => &[
+            "M4 12a8 8 0 0 1 13.7-5.6",
+            "M18 3v4h-4",
+            "M20 12a8 8 0 0 1-13.7 5.6",
+            "M6 21v-4h4",
         ],
         IconKind::Screen => &[
             "M3.5 4.5h17a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1h-17a1 1 0 0 1-1-1v-10a1 1 0 0 1 1-1z",

@@ -51,7 +51,7 @@ pub fn PreJoin(
                     empty_text="Camera off"
                     stream=model.preview
                     muted=true
-                    mirrored=true
+                    mirrored=model.preview_mirrored
                     tile_id="previewTile"
                 >
                     <div class="preview-bar">

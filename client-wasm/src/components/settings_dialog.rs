@@ -1,5 +1,6 @@
 //! The settings dialog of the call screen: the camera, microphone (with its level) and speaker
-//! pickers, and how the other person's video is shown. Modal: it takes the focus when it opens,
+//! pickers, the microphone's sound processing (speech filters, music mode), and how the other
+//! person's video is shown. Modal: it takes the focus when it opens,
 //! gives it back to the Settings button when it closes (its Done button, Escape, or a click
 //! beside it), and keeps Tab inside while open.
 
@@ -122,6 +123,30 @@ pub fn SettingsDialog(
                             controller=controller
                         />
                     </Show>
+                    <label class="check-field">
+                        <input
+                            id="voiceCleanupToggle"
+                            type="checkbox"
+                            prop:checked=move || vm.audio_choice.get().voice_cleanup
+                            disabled=move || !vm.audio_choice.get().voice_cleanup_available()
+                            on:change=move |ev| {
+                                controller.get_value().set_voice_cleanup(event_target_checked(&ev))
+                            }
+                        />
+                        " Reduce background noise and even out my voice"
+                    </label>
+                    <label class="check-field">
+                        <input
+                            id="musicModeToggle"
+                            type="checkbox"
+                            prop:checked=move || vm.audio_choice.get().music
+                            on:change=move |ev| {
+                                controller.get_value().set_music_mode(event_target_checked(&ev))
+                            }
+                        />
+                        " Music mode: send sound as played, without echo cancellation, noise \
+                         reduction or levelling (use headphones)"
+                    </label>
                     <label class="check-field">
                         <input
                             id="settingsFill"

@@ -234,11 +234,7 @@ impl Inner {
         let vm = self.vm;
         vm.sharing.set(false);
         let camera = self.camera_stream();
-        let mirrored = self
-            .media
-            .borrow()
-            .as_ref()
-            .is_some_and(|m| m.source.is_mirrored());
+        let mirrored = self.call_picture_mirrored();
         vm.local_stream.set(camera.clone());
         vm.local_mirrored.set(mirrored);
         let Some(camera) = camera else {

@@ -45,12 +45,14 @@ use visavis_client_core::link::{self, IcePolicy};
 
 mod devices;
 mod media_controls;
+mod page_exit;
 mod peer;
 mod recovery;
 mod room;
 mod socket;
 mod stats_loop;
 mod text_chat;
+mod wake;
 
 use media_controls::ScreenState;
 use visavis_client_core::call::Recovery;
@@ -126,6 +128,10 @@ struct Inner {
     outbox: RefCell<Outbox>,
     /// The pre-join preview, the device lists, the microphone meter and device switches.
     devices: RefCell<devices::DeviceState>,
+    /// The `pagehide` / `beforeunload` listeners of the current call, which say `leaving`.
+    page_exit: RefCell<Vec<browser::PageListener>>,
+    /// The screen wake lock of the current call.
+    wake: RefCell<wake::WakeState>,
 }
 
 /// The page's single controller. Cheap to clone: clones share the same state.
@@ -174,6 +180,8 @@ impl Controller {
                 call_serial: Cell::new(0),
                 outbox: RefCell::new(Outbox::new()),
                 devices: RefCell::new(devices::DeviceState::default()),
+                page_exit: RefCell::new(Vec::new()),
+                wake: RefCell::new(wake::WakeState::default()),
             }),
         }
     }
@@ -279,6 +287,7 @@ impl Inner {
         vm.starting.set(true);
         vm.chat_log.update(ChatLog::clear);
         self.apply(Trigger::Starting);
+        self.watch_page_exit();
 
         // The socket opens while the camera does; the join waits for both.
         if !self.ensure_socket() {
@@ -331,6 +340,8 @@ impl Inner {
             media.stop();
         }
         self.devices_after_call();
+        self.page_exit.borrow_mut().clear();
+        self.release_wake_lock();
         // After the call is closed, so no send is still in progress on a live channel.
         self.transfers.reset();
         *self.session.borrow_mut() = Session::default();
@@ -356,6 +367,7 @@ impl Inner {
         vm.has_audio.set(false);
         vm.has_video.set(false);
         vm.can_share.set(false);
+        vm.can_flip.set(false);
         vm.mic_on.set(true);
         vm.camera_on.set(true);
         vm.sharing.set(false);

@@ -361,6 +361,7 @@ impl Inner {
                 self.refresh_health();
                 self.start_stats_loop();
                 self.report_once();
+                self.keep_screen_on();
             }
             PeerEvent::Link(state) => {
                 self.recovery.borrow_mut().link = Some(state);

@@ -84,6 +84,7 @@ impl Inner {
         vm.room_input.set(room.to_string());
         vm.starting.set(true);
         self.apply(Trigger::Starting);
+        self.watch_page_exit();
         {
             let mut session = self.session.borrow_mut();
             session.room = Some(room);
@@ -301,7 +302,7 @@ impl Inner {
             let vm = self.vm;
             vm.sharing.set(false);
             vm.local_stream.set(self.camera_stream());
-            vm.local_mirrored.set(true);
+            vm.local_mirrored.set(self.call_picture_mirrored());
         }
         self.transfers.reset();
         *self.ice_watch.borrow_mut() = IceWatch::default();

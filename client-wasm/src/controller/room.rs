@@ -7,10 +7,11 @@ use leptos::prelude::*;
 use visavis_shared::{ClientMessage, ErrorCode, RoomName};
 
 use crate::browser;
-use crate::media::{self, LocalMedia};
+use crate::media::{self, facing, LocalMedia};
 use crate::signaling::Signaling;
 use visavis_client_core::call::Role;
 use visavis_client_core::call::Trigger;
+use visavis_client_core::devices::{self, AudioChoice};
 use visavis_client_core::link::{self};
 
 use super::Inner;
@@ -28,10 +29,13 @@ impl Inner {
     }
 
     /// Makes `media` the call's local media and shows it.
-    pub(super) fn adopt_media(&self, media: LocalMedia) {
+    pub(super) fn adopt_media(self: &Rc<Self>, media: LocalMedia) {
         let vm = self.vm;
         vm.local_stream.set(media.stream.clone());
-        vm.local_mirrored.set(media.source.is_mirrored());
+        vm.local_mirrored.set(devices::preview_mirrored(
+            media.source,
+            facing::facing_of(media.stream.as_ref()),
+        ));
         vm.media_note.set(media.source.note().map(str::to_owned));
         let has = |kind: &str| {
             media
@@ -47,6 +51,13 @@ impl Inner {
         vm.mic_on.set(true);
         vm.camera_on.set(true);
         *self.media.borrow_mut() = Some(media);
+        self.offer_flip();
+        // A microphone opened together with the camera only prefers the chosen processing;
+        // a choice other than the default is made sure of on the live track.
+        let audio = media::audio_processing::choice();
+        if audio != AudioChoice::default() {
+            self.set_audio_choice(audio);
+        }
     }
 
     /// Sends the pending `join` once the socket is open and `config` has arrived.

@@ -218,6 +218,20 @@ pub async fn reopen_camera(camera: Option<&str>) -> Result<MediaStream, DeviceEr
     open_device(true, Pick::prefer(camera)).await
 }
 
+/// Opens the camera facing `mode` exactly (`"user"` or `"environment"`), video only, with the
+/// call's usual size: the other camera of a phone, for a flip.
+pub async fn open_camera_facing(mode: &str) -> Result<MediaStream, DeviceError> {
+    let devices = media_devices().ok_or_else(no_media_devices)?;
+    let camera = camera_constraints();
+    let wanted = ConstrainDomStringParameters::new();
+    wanted.set_exact_str(mode);
+    camera.set_facing_mode_constrain_dom_string_parameters(&wanted);
+    let constraints = MediaStreamConstraints::new();
+    constraints.set_video_media_track_constraints(&camera);
+    constraints.set_audio_bool(false);
+    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+}
+
 /// Opens one device (video only for a camera, audio only for a microphone), with the call's
 /// usual settings. For the pre-join preview and for switching devices.
 pub async fn open_device(video: bool, pick: Pick<'_>) -> Result<MediaStream, DeviceError> {
@@ -260,13 +274,9 @@ pub fn media_devices() -> Option<MediaDevices> {
     Some(devices)
 }
 
-/// The audio processing every call wants.
+/// The audio processing the person chose (speech filters on by default, or music mode).
 fn voice_constraints() -> MediaTrackConstraints {
-    let audio = MediaTrackConstraints::new();
-    audio.set_echo_cancellation_bool(true);
-    audio.set_noise_suppression_bool(true);
-    audio.set_auto_gain_control_bool(true);
-    audio
+    super::audio_processing::voice_constraints()
 }
 
 /// The camera size every call asks for.
@@ -327,16 +337,25 @@ async fn microphone_only(
     }
 }
 
+/// The microphone with the chosen processing required exactly, else (a device that cannot do
+/// it) preferred.
 async fn microphone_from(
     devices: &MediaDevices,
     pick: Pick<'_>,
 ) -> Result<MediaStream, DeviceError> {
-    let audio = voice_constraints();
-    pick.apply(&audio);
-    let constraints = MediaStreamConstraints::new();
-    constraints.set_audio_media_track_constraints(&audio);
-    constraints.set_video_bool(false);
-    await_stream(devices.get_user_media_with_constraints(&constraints)).await
+    let open = |audio: MediaTrackConstraints| {
+        pick.apply(&audio);
+        let constraints = MediaStreamConstraints::new();
+        constraints.set_audio_media_track_constraints(&audio);
+        constraints.set_video_bool(false);
+        await_stream(devices.get_user_media_with_constraints(&constraints))
+    };
+    match open(super::audio_processing::exact_voice_constraints()).await {
+        Err(err) if err.name.as_deref() == Some("OverconstrainedError") => {
+            open(voice_constraints()).await
+        }
+        opened => opened,
+    }
 }
 
 async fn camera_from(devices: &MediaDevices, pick: Pick<'_>) -> Result<MediaStream, DeviceError> {

@@ -16,6 +16,7 @@ use web_sys::{
 
 use crate::browser::js_error;
 use crate::peer::ice::{self};
+use visavis_client_core::call::with_opus_fec;
 use visavis_client_core::call::CandidateBuffer;
 use visavis_client_core::call::{Decision, Incoming, PerfectNegotiation};
 use visavis_client_core::stats::Stat;
@@ -178,7 +179,9 @@ impl Negotiator {
 
     async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), String> {
         let description = RtcSessionDescriptionInit::new(kind);
-        description.set_sdp(sdp);
+        // Our encoder sends Opus with in-band FEC; see `call::opus` for why munging the remote
+        // description is safe with perfect negotiation.
+        description.set_sdp(&with_opus_fec(sdp));
         JsFuture::from(self.pc.set_remote_description(&description))
             .await
             .map_err(|err| failed("apply the other side's description", &err))?;

@@ -108,7 +108,9 @@ impl SeatTracker {
             },
             (
                 None,
-                Input::Message(ClientMessage::Bye { .. }) | Input::Disconnected | Input::Lost,
+                Input::Message(ClientMessage::Bye { .. } | ClientMessage::Leaving)
+                | Input::Disconnected
+                | Input::Lost,
             ) => Route::Nowhere,
             (None, Input::Message(_)) => self.route_relay(),
         }

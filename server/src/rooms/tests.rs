@@ -889,3 +889,128 @@ fn a_server_with_another_secret_refuses_the_tokens() {
     );
     assert_eq!(rooms.room_count(), 0);
 }
+
+// --- Leaving: a page going away holds its seat only briefly ---
+
+fn leaving(rooms: &mut Rooms, conn: ConnId) -> Vec<Outgoing> {
+    send(rooms, conn, ClientMessage::Leaving)
+}
+
+#[test]
+fn leaving_alone_tells_nobody_and_keeps_the_seat() {
+    let (mut rooms, _, _) = pair();
+    assert!(leaving(&mut rooms, A).is_empty());
+    assert_eq!(rooms.room_of(A), Some(&room("r")));
+    assert_eq!(
+        send(&mut rooms, A, invite("still here")),
+        vec![(B, relayed("still here"))]
+    );
+    assert!(rooms.take_grace_timers().is_empty());
+}
+
+#[test]
+fn a_socket_lost_after_leaving_is_held_for_the_leaving_grace_only() {
+    let (mut rooms, _, _) = pair();
+    leaving(&mut rooms, A);
+    assert_eq!(
+        lose(&mut rooms, A),
+        vec![(
+            B,
+            ServerMessage::PeerReconnecting {
+                room: room("r"),
+                grace_ms: 3_000
+            }
+        )]
+    );
+    let timers = rooms.take_grace_timers();
+    assert_eq!(timers.len(), 1);
+    assert_eq!(timers[0].after, DEFAULT_LEAVING_GRACE);
+    assert_eq!(
+        rooms.grace_expired(&timers[0].room, timers[0].absence),
+        Some(vec![(B, bye("r"))])
+    );
+    rooms.check_invariants().expect("invariants hold");
+}
+
+#[test]
+fn the_leaving_grace_is_configurable() {
+    let mut rooms = new_rooms().with_leaving_grace(Duration::from_millis(700));
+    join(&mut rooms, A, "r");
+    join(&mut rooms, B, "r");
+    leaving(&mut rooms, B);
+    assert_eq!(
+        lose(&mut rooms, B),
+        vec![(
+            A,
+            ServerMessage::PeerReconnecting {
+                room: room("r"),
+                grace_ms: 700
+            }
+        )]
+    );
+    assert_eq!(
+        rooms.take_grace_timers()[0].after,
+        Duration::from_millis(700)
+    );
+}
+
+#[test]
+fn a_reload_after_leaving_reclaims_the_seat_within_the_leaving_grace() {
+    let (mut rooms, a, _) = pair();
+    leaving(&mut rooms, A);
+    lose(&mut rooms, A);
+    let timers = rooms.take_grace_timers();
+    let out = rejoin(&mut rooms, C, "r", &a, true);
+    let c = token_for(&out, C);
+    assert_eq!(
+        strip(&out),
+        vec![(C, rejoined("r", true)), (B, new_peer("r"))]
+    );
+    // The short timer of the old absence finds the seat taken back: nothing happens.
+    assert_eq!(
+        rooms.grace_expired(&timers[0].room, timers[0].absence),
+        None
+    );
+    // The reloaded page did not say `leaving`: losing it now holds the full grace period.
+    assert_eq!(lose(&mut rooms, C), vec![(B, reconnecting("r"))]);
+    assert_eq!(expire_all(&mut rooms), vec![(B, bye("r"))]);
+    assert_eq!(
+        error_code(&rejoin(&mut rooms, D, "r", &c, false)),
+        Some(ErrorCode::SeatExpired)
+    );
+}
+
+#[test]
+fn leaving_then_a_clean_close_frees_the_seat_at_once() {
+    let (mut rooms, _, _) = pair();
+    leaving(&mut rooms, A);
+    let out = rooms.handle(A, Input::Disconnected);
+    rooms.check_invariants().expect("invariants hold");
+    assert_eq!(out, vec![(B, bye("r"))]);
+    assert!(rooms.take_grace_timers().is_empty());
+}
+
+#[test]
+fn leaving_without_a_seat_is_ignored() {
+    let mut rooms = new_rooms();
+    assert!(leaving(&mut rooms, A).is_empty());
+    join(&mut rooms, A, "r");
+    join(&mut rooms, B, "r");
+    // The earlier `leaving` was not remembered: this loss holds the full grace period.
+    assert_eq!(lose(&mut rooms, A), vec![(B, reconnecting("r"))]);
+    assert_eq!(rooms.take_grace_timers()[0].after, DEFAULT_GRACE);
+}
+
+#[test]
+fn a_leaving_connection_replaced_by_a_rejoin_is_forgotten() {
+    let (mut rooms, a, _) = pair();
+    leaving(&mut rooms, A);
+    // Its socket is not noticed dead yet when the reloaded page takes the seat over.
+    let out = rejoin(&mut rooms, C, "r", &a, true);
+    assert_eq!(rooms.take_connections_to_close(), vec![A]);
+    token_for(&out, C);
+    // The old socket's end changes nothing; the new one holds the full grace period.
+    assert!(lose(&mut rooms, A).is_empty());
+    assert_eq!(lose(&mut rooms, C), vec![(B, reconnecting("r"))]);
+    assert_eq!(rooms.take_grace_timers()[0].after, DEFAULT_GRACE);
+}

@@ -102,7 +102,8 @@ impl TestAppBuilder {
         self
     }
 
-    /// Adds a file named `name` to the static build beside `index.html`.
+    /// Adds a file named `name` (a path relative to the build, e.g. `icons/a.png`) to the
+    /// static build beside `index.html`.
     pub fn static_file(mut self, name: &str, contents: &[u8]) -> TestAppBuilder {
         self.static_files.push((name.to_owned(), contents.to_vec()));
         self
@@ -166,8 +167,11 @@ impl TestAppBuilder {
         std::fs::write(static_dir.path().join("index.html"), &self.index_html)
             .expect("index.html is written");
         for (name, contents) in &self.static_files {
-            std::fs::write(static_dir.path().join(name), contents)
-                .expect("a static file is written");
+            let path = static_dir.path().join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent).expect("a static subdirectory is made");
+            }
+            std::fs::write(path, contents).expect("a static file is written");
         }
         if self.precompress {
             visavis_precompress::precompress_dir(static_dir.path())

@@ -248,3 +248,108 @@ async fn a_lone_peer_closing_its_socket_frees_the_room() {
     carol.join_expecting("kitchen", "joined").await;
     bob.expect_type("new_peer").await;
 }
+
+// --- `leaving`: a page going away holds its seat only for the short leaving grace ---
+
+/// The leaving grace of these tests, in seconds, against a full grace period long enough
+/// that the two cannot be mistaken for each other.
+const LEAVING_GRACE_SECS: u64 = 1;
+const FULL_GRACE_SECS: u64 = 6;
+
+async fn app_with_both_graces() -> TestApp {
+    TestApp::builder()
+        .reconnect_grace_secs(FULL_GRACE_SECS)
+        .args(&["--leaving-grace-secs", &LEAVING_GRACE_SECS.to_string()])
+        .spawn()
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_then_closing_with_1001_frees_the_seat_after_the_leaving_grace() {
+    let app = app_with_both_graces().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+
+    // What a closing tab sends from `pagehide`, then its socket closes as the page goes.
+    alice.send_json(json!({"type": "leaving"})).await;
+    alice.close_with(1001, "going away").await;
+
+    assert_eq!(
+        bob.recv_json_within(PROMPTLY).await,
+        json!({"type": "peer_reconnecting", "room": "kitchen", "grace_ms": LEAVING_GRACE_SECS * 1000})
+    );
+    // Well before the full grace period would end.
+    assert_eq!(
+        bob.recv_json_within(PROMPTLY + Duration::from_secs(LEAVING_GRACE_SECS))
+            .await,
+        json!({"type": "bye", "room": "kitchen"})
+    );
+    let mut carol = app.client("carol").await;
+    carol.join_expecting("kitchen", "joined").await;
+    bob.expect_type("new_peer").await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_reload_after_leaving_takes_the_seat_back_within_the_leaving_grace() {
+    let app = app_with_both_graces().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    let token = alice.seat();
+
+    alice.send_json(json!({"type": "leaving"})).await;
+    alice.close_with(1001, "going away").await;
+    bob.expect_type("peer_reconnecting").await;
+    let mut alice = app.client("alice reloaded").await;
+    alice.rejoin_expecting("kitchen", &token, true, true).await;
+
+    assert_eq!(
+        without_seat(&bob.recv_json().await),
+        json!({"type": "new_peer", "room": "kitchen"})
+    );
+    // The leaving grace runs out with the seat taken back: nobody hears a bye.
+    bob.expect_silence(Duration::from_secs(LEAVING_GRACE_SECS + 1))
+        .await;
+    alice.expect_nothing().await;
+    let invite = json!({"type": "invite", "sdp": sample_sdp("bob")});
+    bob.send_json(invite.clone()).await;
+    assert_eq!(alice.recv_json().await, invite);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_1001_close_without_leaving_still_holds_the_full_grace_period() {
+    let app = app_with_both_graces().await;
+    let (alice, mut bob) = app.seated_pair("kitchen").await;
+
+    // A lost network, or a browser that never ran `pagehide`.
+    alice.close_with(1001, "going away").await;
+
+    assert_eq!(
+        bob.recv_json_within(PROMPTLY).await,
+        json!({"type": "peer_reconnecting", "room": "kitchen", "grace_ms": FULL_GRACE_SECS * 1000})
+    );
+    // Past the leaving grace, the seat is still held.
+    bob.expect_silence(Duration::from_secs(LEAVING_GRACE_SECS + 2))
+        .await;
+    let mut early = app.client("early").await;
+    early.join_expecting("kitchen", "full").await;
+    assert_eq!(
+        bob.recv_json_within(PROMPTLY + Duration::from_secs(FULL_GRACE_SECS))
+            .await,
+        json!({"type": "bye", "room": "kitchen"})
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leaving_is_never_answered_seated_or_not() {
+    let app = spawn_app().await;
+    let mut stranger = app.client("stranger").await;
+    stranger.send_json(json!({"type": "leaving"})).await;
+    stranger.expect_nothing().await;
+
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    alice.send_json(json!({"type": "leaving"})).await;
+    alice.expect_nothing().await;
+    bob.expect_nothing().await;
+    // Still seated: the call goes on until the socket actually ends.
+    let invite = json!({"type": "invite", "sdp": sample_sdp("alice")});
+    alice.send_json(invite.clone()).await;
+    assert_eq!(bob.recv_json().await, invite);
+}

@@ -11,6 +11,7 @@ mod helpers;
 mod http;
 mod leaving;
 mod limits;
+mod manifest;
 mod metrics;
 mod rate_limits;
 mod reconnect;

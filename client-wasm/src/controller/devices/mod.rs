@@ -8,9 +8,13 @@
 //! must not come back by itself after hanging up.
 //!
 //! [`preview`] opens and closes the preview and hands it to a call; [`switching`] keeps the
-//! pickers' lists current and switches devices. This module holds their shared state, the
+//! pickers' lists current and switches devices; [`flip`] flips between a phone's front and back
+//! cameras and mirrors the picture of a front one only; [`audio`] changes the microphone's sound
+//! processing (speech filters, music mode). This module holds their shared state, the
 //! controller's device methods, and the level meter.
 
+mod audio;
+mod flip;
 mod preview;
 mod switching;
 
@@ -25,7 +29,7 @@ use web_sys::MediaStream;
 use crate::media::device_access::{self, DeviceWatch};
 use crate::media::level_meter::LevelMeter;
 use crate::media::{self, DeviceWish};
-use visavis_client_core::devices::DeviceKind;
+use visavis_client_core::devices::{AudioChoice, DeviceKind};
 
 use super::{Controller, Inner};
 
@@ -77,6 +81,29 @@ impl Controller {
     /// The person picked a device in one of the pickers.
     pub fn choose_device(&self, kind: DeviceKind, id: String) {
         self.inner.choose_device(kind, id);
+    }
+
+    /// The person turned the speech filters (noise suppression, automatic gain) on or off.
+    pub fn set_voice_cleanup(&self, on: bool) {
+        let choice = self.inner.vm.audio_choice.get_untracked();
+        self.inner.set_audio_choice(AudioChoice {
+            voice_cleanup: on,
+            ..choice
+        });
+    }
+
+    /// The person turned music mode on or off.
+    pub fn set_music_mode(&self, on: bool) {
+        let choice = self.inner.vm.audio_choice.get_untracked();
+        self.inner.set_audio_choice(AudioChoice {
+            music: on,
+            ..choice
+        });
+    }
+
+    /// The person pressed the flip button: the other of the front and back cameras.
+    pub fn flip_camera(&self) {
+        self.inner.flip_camera();
     }
 
     /// The person clicked or typed somewhere: a level meter whose audio context the browser

@@ -170,6 +170,10 @@ impl Inner {
         // `Clone::clone`, not `stream.clone()`: that would call the JavaScript
         // `MediaStream.clone()` and make a second stream with copies of the tracks.
         self.devices.borrow_mut().preview = Some(Clone::clone(&stream));
+        model.preview_mirrored.set(devices::preview_mirrored(
+            MediaSource::Camera,
+            media::facing::facing_of(Some(&stream)),
+        ));
         model.preview.set(Some(Clone::clone(&stream)));
         model.preview_state.set(PreviewState::live(video, audio));
         self.start_meter(&stream);

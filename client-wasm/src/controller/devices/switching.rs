@@ -198,14 +198,7 @@ impl Inner {
             self.restore_choice(kind);
             return;
         }
-        let serial = {
-            let mut state = self.devices.borrow_mut();
-            let slot = slot(kind);
-            state.switch_serial[slot] += 1;
-            state.switch_pending[slot] = true;
-            state.switch_serial[slot]
-        };
-        self.vm.devices.switching.set(true);
+        let serial = self.begin_switch(kind);
         let weak = Rc::downgrade(self);
         spawn_local(async move {
             let opened = device_access::open_track(kind, &id).await;
@@ -229,6 +222,19 @@ impl Inner {
                 }
             }
         });
+    }
+
+    /// Starts a switch of `kind`: only the latest one lands. Returns its serial.
+    pub(super) fn begin_switch(&self, kind: DeviceKind) -> u64 {
+        let serial = {
+            let mut state = self.devices.borrow_mut();
+            let slot = slot(kind);
+            state.switch_serial[slot] += 1;
+            state.switch_pending[slot] = true;
+            state.switch_serial[slot]
+        };
+        self.vm.devices.switching.set(true);
+        serial
     }
 
     /// Whether a switch is still wanted: the latest of its kind, and its preview or call is
@@ -276,7 +282,7 @@ impl Inner {
 
 /// The second half of a switch, once the new track is open: sends it, swaps it into the local
 /// stream, and stops the old one.
-async fn install_track(
+pub(super) async fn install_track(
     weak: std::rc::Weak<Inner>,
     kind: DeviceKind,
     serial: u64,
