@@ -5,11 +5,13 @@
 //! `RTCRtpSender.setParameters`; nothing here touches the browser.
 
 pub mod ladder;
+pub mod notice;
 pub mod rules;
 pub mod sample;
 pub mod score;
 
 pub use ladder::*;
+pub use notice::*;
 pub use rules::*;
 pub use sample::*;
 pub use score::*;

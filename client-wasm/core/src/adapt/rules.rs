@@ -126,6 +126,11 @@ impl Adapter {
         self.level
     }
 
+    /// Why the level is below full: the latest step down's reason (`None` at full).
+    pub fn reason(&self) -> Option<Reason> {
+        self.reason
+    }
+
     /// How many good seconds the next step up needs.
     pub fn up_after(&self) -> u32 {
         self.up_after
