@@ -177,6 +177,24 @@ impl TestContext {
         Ok(url)
     }
 
+    /// Like [`TestContext::person_with_browser`], in a Chromium started by the WebDriver server
+    /// at `driver_url` rather than the context's own: one running in a network namespace (see
+    /// [`crate::netns`]). The browser is closed with the context's others.
+    pub async fn person_on_driver(
+        &self,
+        name: &str,
+        driver_url: &str,
+        options: &BrowserOptions,
+    ) -> Person {
+        match self
+            .open_session(BrowserKind::Chromium, driver_url, name, options)
+            .await
+        {
+            Ok(person) => person,
+            Err(error) => panic!("could not start a browser for {name} at {driver_url}: {error:#}"),
+        }
+    }
+
     async fn try_person(
         &self,
         browser: BrowserKind,
@@ -184,6 +202,16 @@ impl TestContext {
         options: &BrowserOptions,
     ) -> anyhow::Result<Person> {
         let driver_url = self.driver_url(browser).await?;
+        self.open_session(browser, &driver_url, name, options).await
+    }
+
+    async fn open_session(
+        &self,
+        browser: BrowserKind,
+        driver_url: &str,
+        name: &str,
+        options: &BrowserOptions,
+    ) -> anyhow::Result<Person> {
         let profile = tempfile::Builder::new()
             .prefix(&format!("visavis-e2e-{}-", browser.name()))
             .tempdir()
@@ -192,7 +220,7 @@ impl TestContext {
         // (which also keeps a second crypto library out of the build).
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(browser.capabilities_with(profile.path(), options))
-            .connect(&driver_url)
+            .connect(driver_url)
             .await
             .with_context(|| format!("opening a {} session", browser.name()))?;
         client
