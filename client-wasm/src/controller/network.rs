@@ -7,7 +7,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use leptos::logging::warn;
+use leptos::logging::{log, warn};
 use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
@@ -66,6 +66,14 @@ impl Inner {
             (state.adapter.observe(sample), state.meter.push(sample))
         };
         let model = self.vm.network;
+        if step.changed {
+            // Console only: what the adaptation did and why, for whoever looks into a call.
+            let why = step
+                .reason
+                .map(|reason| format!(" (last stepped down for {})", reason.words()))
+                .unwrap_or_default();
+            log!("network: video now at {}{why}", step.level.label());
+        }
         if model.send_level.get_untracked() != step.level {
             model.send_level.set(step.level);
         }

@@ -164,7 +164,13 @@ impl Adapter {
         let rtt_ok = sample
             .rtt_ms
             .is_none_or(|rtt| rtt < GOOD_RTT_MS && rtt < base + GOOD_RTT_RISE_MS);
-        if loss_ok && rtt_ok {
+        // A step up into a level whose floor the estimate does not clear would be undone at
+        // once (while the congestion control ramps up again after an outage, say).
+        let room_above = match (self.level.higher(), sample.available_bps) {
+            (Some(higher), Some(available)) => higher.floor_bps().is_none_or(|f| available >= f),
+            _ => true,
+        };
+        if loss_ok && rtt_ok && room_above {
             Judgement::Good
         } else {
             Judgement::Unsure
@@ -435,6 +441,31 @@ mod tests {
         assert!(steps.iter().all(|s| !s.changed));
         assert!(adapter.observe(&good()).changed);
         assert_eq!(adapter.level(), SendLevel::Full);
+    }
+
+    #[test]
+    fn a_step_up_waits_until_the_estimate_clears_the_higher_levels_floor() {
+        let mut adapter = Adapter::new();
+        let starved = LinkSample {
+            available_bps: Some(200_000.0),
+            ..good()
+        };
+        feed(&mut adapter, starved, 2);
+        assert_eq!(adapter.level(), SendLevel::Low);
+        // Clean, but the estimate is still below Medium's floor: no step up.
+        let ramping = LinkSample {
+            available_bps: Some(240_000.0),
+            ..good()
+        };
+        let steps = feed(&mut adapter, ramping, 60);
+        assert!(steps.iter().all(|s| !s.changed));
+        // Once it clears it, the climb starts.
+        let cleared = LinkSample {
+            available_bps: Some(260_000.0),
+            ..good()
+        };
+        assert_eq!(seconds_to_change(&mut adapter, cleared, 30), Some(UP_AFTER));
+        assert_eq!(adapter.level(), SendLevel::Medium);
     }
 
     #[test]
