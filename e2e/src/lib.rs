@@ -38,7 +38,7 @@
 //! - [`turn`]: TURN: coturn, STUN probes, relay ports and allocations;
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
 //! - [`media_flow`]: what a call sends and receives, and what the video sender was asked;
-//! - [`netns`]: a degraded network for one browser (a namespace, a veth pair, `tc netem`);
+//! - [`netns`]: a degraded network for one browser (a namespace, a veth pair, loss and a rate limit);
 //! - [`flows`]: room names and links, and two people getting into a call;
 //! - [`paths`]: where the workspace, the client build and the diagnostics are.
 

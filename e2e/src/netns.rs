@@ -1,8 +1,13 @@
 //! A degraded network for one browser: a network namespace joined to the test's own by a veth
-//! pair with private addresses, a Chromium WebDriver server running inside it, and `tc netem`
-//! on both ends of the pair to add loss, delay and a rate limit mid-call. Needs root (`ip` and
-//! `tc` from iproute2); touches nothing but the namespace and the pair it creates, and
-//! [`NetNamespace`]'s `Drop` removes both even when the test fails.
+//! pair with private addresses, a Chromium WebDriver server running inside it, and an
+//! [`Impairment`] of the pair mid-call: random loss of UDP packets (an nftables table inside
+//! the namespace, both directions) and a rate limit with a short queue on both ends of the pair
+//! (`tc` HTB for UDP, so WebDriver's own TCP traffic is not slowed), whose queueing delay makes
+//! the round trip rise under load. `tc netem` would also add a fixed delay, but not every
+//! kernel has it (this machine's has no `sch_netem`), while HTB, u32 and nftables' `numgen` are
+//! common. Needs root, `ip` and `tc` (iproute2) and `nft` (nftables); touches nothing but the
+//! namespace and the pair it creates, and [`NetNamespace`]'s `Drop` removes both even when the
+//! test fails.
 //!
 //! The app listens on the root end's address ([`NetNamespace::host_ip`], see
 //! [`crate::AppOptions::listen_on`]), which both browsers reach: the one in the namespace over
@@ -34,6 +39,72 @@ fn run(program: &str, args: &[&str]) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// The nftables table of the namespace's loss rules.
+const NFT_TABLE: &str = "visavis_e2e";
+
+/// How the link is degraded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Impairment {
+    /// The share of UDP packets dropped, each way, in percent.
+    pub loss_percent: u8,
+    /// The UDP rate each way, in kbit/s.
+    pub rate_kbit: u32,
+    /// The packets queued at most before the rate limit drops more: with the rate, the most
+    /// queueing delay a packet meets.
+    pub queue_packets: u32,
+}
+
+/// Rate-limits the UDP leaving `dev` (run with `prefix`, e.g. inside the namespace): an HTB
+/// root whose default class is unlimited, a limited class for UDP with a short FIFO, and a u32
+/// filter sending UDP there.
+fn shape(prefix: &[&str], dev: &str, impairment: &Impairment) -> anyhow::Result<()> {
+    let rate = format!("{}kbit", impairment.rate_kbit);
+    let limit = impairment.queue_packets.to_string();
+    let steps: [Vec<&str>; 5] = [
+        vec![
+            "qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "20",
+        ],
+        vec![
+            "class", "add", "dev", dev, "parent", "1:", "classid", "1:10", "htb", "rate", &rate,
+            "ceil", &rate,
+        ],
+        vec![
+            "class", "add", "dev", dev, "parent", "1:", "classid", "1:20", "htb", "rate", "10gbit",
+            "quantum", "60000",
+        ],
+        vec![
+            "qdisc", "add", "dev", dev, "parent", "1:10", "handle", "10:", "pfifo", "limit", &limit,
+        ],
+        vec![
+            "filter", "add", "dev", dev, "parent", "1:", "protocol", "ip", "prio", "1", "u32",
+            "match", "ip", "protocol", "17", "0xff", "flowid", "1:10",
+        ],
+    ];
+    for step in steps {
+        if prefix.is_empty() {
+            run("tc", &step)?;
+        } else {
+            let mut all = prefix.to_vec();
+            all.push("tc");
+            all.extend_from_slice(&step);
+            run("ip", &all)?;
+        }
+    }
+    Ok(())
+}
+
+/// Writes an nftables script to a temporary file.
+fn write_script(text: &str) -> anyhow::Result<tempfile::NamedTempFile> {
+    use std::io::Write as _;
+    let mut file = tempfile::Builder::new()
+        .prefix("visavis-e2e-nft-")
+        .tempfile()
+        .context("creating the nftables script")?;
+    file.write_all(text.as_bytes())?;
+    file.flush()?;
+    Ok(file)
 }
 
 /// A network namespace with a veth pair to the test's namespace; deleted when dropped.
@@ -106,33 +177,27 @@ impl NetNamespace {
         IpAddr::V4(self.ns_ip)
     }
 
-    /// Impairs both directions of the pair with `tc netem` (e.g. `["loss", "20%", "delay",
-    /// "200ms", "rate", "300kbit"]`), replacing any earlier impairment.
-    pub fn impair(&self, netem: &[&str]) -> anyhow::Result<()> {
-        let mut host = vec![
-            "qdisc",
-            "replace",
-            "dev",
-            self.host_dev.as_str(),
-            "root",
-            "netem",
-        ];
-        host.extend_from_slice(netem);
-        run("tc", &host)?;
-        let mut ns = vec![
-            "qdisc",
-            "replace",
-            "dev",
-            self.ns_dev.as_str(),
-            "root",
-            "netem",
-        ];
-        ns.extend_from_slice(netem);
-        self.exec("tc", &ns)
+    /// Impairs both directions of the pair's UDP traffic (the media and ICE); call
+    /// [`NetNamespace::clear`] before impairing it again.
+    pub fn impair(&self, impairment: &Impairment) -> anyhow::Result<()> {
+        let loss = impairment.loss_percent;
+        let rule = format!("meta l4proto udp numgen random mod 100 < {loss} drop;");
+        let table = format!(
+            "table inet {NFT_TABLE} {{\n\
+             chain inbound {{ type filter hook input priority 0; policy accept; {rule} }}\n\
+             chain outbound {{ type filter hook output priority 0; policy accept; {rule} }}\n\
+             }}\n"
+        );
+        let script = write_script(&table)?;
+        let script_path = script.path().display().to_string();
+        self.exec("nft", &["-f", &script_path])?;
+        shape(&[], &self.host_dev, impairment)?;
+        shape(&["netns", "exec", &self.name], &self.ns_dev, impairment)
     }
 
     /// Removes the impairment from both directions.
     pub fn clear(&self) -> anyhow::Result<()> {
+        self.exec("nft", &["delete", "table", "inet", NFT_TABLE])?;
         run("tc", &["qdisc", "del", "dev", &self.host_dev, "root"])?;
         self.exec("tc", &["qdisc", "del", "dev", &self.ns_dev, "root"])
     }
