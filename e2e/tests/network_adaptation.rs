@@ -38,6 +38,10 @@ const DOWN_TIMEOUT: Duration = Duration::from_secs(20);
 /// climb one rung per ten good seconds, from as low as the floor.
 const UP_TIMEOUT: Duration = Duration::from_secs(120);
 
+/// How long a level must hold before the rules forget an earlier failed climb (their
+/// `HELD_AFTER`, 20 s), with a margin.
+const HELD_FOR: Duration = Duration::from_secs(22);
+
 /// Impair-and-recover cycles measured.
 const CYCLES: usize = 3;
 
@@ -143,7 +147,13 @@ async fn a_degraded_link_steps_the_video_down_and_back_up() {
 
             let mut cycles = Vec::new();
             for cycle in 1..=CYCLES {
-                cycles.push(impair_and_recover(&alice, &bob, &link.netns, baseline_width).await);
+                if cycle > 1 {
+                    full_quality_held(&alice).await;
+                }
+                let prompt = cycle == 1;
+                cycles.push(
+                    impair_and_recover(&alice, &bob, &link.netns, baseline_width, prompt).await,
+                );
                 println!("cycle {cycle}: {:?}", cycles.last());
             }
             let figure = |pick: fn(&Cycle) -> f64| {
@@ -164,13 +174,38 @@ async fn a_degraded_link_steps_the_video_down_and_back_up() {
     .await;
 }
 
-/// One cycle: impairs the link, checks the call adapts and stays up, clears it, checks it
-/// recovers. Returns the times.
+/// Waits until Alice has stayed at full quality for [`HELD_FOR`]: long enough for the rules
+/// to count the last step up as held, so the next cycle starts from the same state as the
+/// first (an impairment right after a recovery rightly makes the next climb wait longer).
+async fn full_quality_held(alice: &Person) {
+    let deadline = Instant::now() + HELD_FOR * 3;
+    let mut since: Option<Instant> = None;
+    loop {
+        if send_level(alice).await == Some(0) {
+            let start = *since.get_or_insert_with(Instant::now);
+            if start.elapsed() >= HELD_FOR {
+                return;
+            }
+        } else {
+            since = None;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Alice did not stay at full quality for {HELD_FOR:?} on a clean link"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// One cycle: impairs the link, checks the call adapts and stays up (and, with
+/// `expect_prompt`, that audio only is suggested at the floor), clears it, checks it recovers.
+/// Returns the times.
 async fn impair_and_recover(
     alice: &Person,
     bob: &Person,
     netns: &NetNamespace,
     baseline_width: f64,
+    expect_prompt: bool,
 ) -> Cycle {
     if let Err(error) = netns.impair(&IMPAIRMENT) {
         panic!("could not impair the link: {error:#}");
@@ -237,6 +272,22 @@ async fn impair_and_recover(
     )
     .await;
 
+    if expect_prompt {
+        // Left impaired, Alice's video reaches the floor and audio only is suggested.
+        alice
+            .wait_until(
+                "!document.getElementById('audioOnlyPrompt').hidden \
+                 && document.getElementById('audioOnlyPromptButton') !== null",
+                DOWN_TIMEOUT * 2,
+                "the suggestion to switch to audio only",
+            )
+            .await;
+        assert_eq!(
+            send_level(alice).await,
+            Some(4),
+            "the floor before the suggestion"
+        );
+    }
     if let Err(error) = netns.clear() {
         panic!("could not clear the impairment: {error:#}");
     }
