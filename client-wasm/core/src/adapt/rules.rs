@@ -24,6 +24,8 @@ pub const HELD_AFTER: u32 = 20;
 /// Bad seconds at the floor before audio-only mode is suggested.
 pub const AUDIO_ONLY_AFTER: u32 = 5;
 
+/// An estimate below this share of its peak (since the last change of level) has fallen.
+pub const FALLEN_SHARE: f64 = 0.6;
 /// Loss (of our packets) from which a second is bad.
 pub const BAD_LOSS: f64 = 0.08;
 /// Loss below which a second can be good.
@@ -94,6 +96,8 @@ pub struct Adapter {
     settle: u32,
     /// The shortest round trip of the call: the link's own delay, without queues.
     min_rtt_ms: Option<f64>,
+    /// The highest bitrate estimate since the level last changed.
+    peak_bps: Option<f64>,
     /// Good seconds needed for the next step up.
     up_after: u32,
     /// Seconds since the latest step up, while it has not been undone or held.
@@ -116,6 +120,7 @@ impl Adapter {
             good_streak: 0,
             settle: 0,
             min_rtt_ms: None,
+            peak_bps: None,
             up_after: UP_AFTER,
             since_up: None,
         }
@@ -146,9 +151,18 @@ impl Adapter {
         if loss.is_some_and(|loss| loss >= BAD_LOSS) {
             return Judgement::Bad(Reason::Loss);
         }
-        let floor = self.level.floor_bps();
-        if let (Some(available), Some(floor)) = (sample.available_bps, floor) {
-            if available < floor {
+        if let Some(available) = sample.available_bps {
+            let peak = self.peak_bps.map_or(available, |peak| peak.max(available));
+            self.peak_bps = Some(peak);
+            // Below the level's floor counts only when the estimate fell there: one that is
+            // still climbing (a new call, or after a step) describes the ramp, not the link.
+            let fell = available < peak * FALLEN_SHARE;
+            if fell
+                && self
+                    .level
+                    .floor_bps()
+                    .is_some_and(|floor| available < floor)
+            {
                 return Judgement::Bad(Reason::Bandwidth);
             }
         }
@@ -164,13 +178,7 @@ impl Adapter {
         let rtt_ok = sample
             .rtt_ms
             .is_none_or(|rtt| rtt < GOOD_RTT_MS && rtt < base + GOOD_RTT_RISE_MS);
-        // A step up into a level whose floor the estimate does not clear would be undone at
-        // once (while the congestion control ramps up again after an outage, say).
-        let room_above = match (self.level.higher(), sample.available_bps) {
-            (Some(higher), Some(available)) => higher.floor_bps().is_none_or(|f| available >= f),
-            _ => true,
-        };
-        if loss_ok && rtt_ok && room_above {
+        if loss_ok && rtt_ok {
             Judgement::Good
         } else {
             Judgement::Unsure
@@ -243,6 +251,7 @@ impl Adapter {
     }
 
     fn changed(&mut self) {
+        self.peak_bps = None;
         self.bad_streak = 0;
         self.good_streak = 0;
         self.settle = SETTLE;
@@ -355,8 +364,10 @@ mod tests {
         assert!(steps[1].changed);
         assert_eq!(steps[1].level, SendLevel::Low);
         assert_eq!(steps[1].reason, Some(Reason::Bandwidth));
-        // Low's floor is cleared: no further step down.
-        feed(&mut adapter, starved, 20);
+        // The estimate no longer falls: no further step down, and a climb only after the
+        // settling time and the usual good seconds.
+        let steps = feed(&mut adapter, starved, SETTLE + UP_AFTER - 1);
+        assert!(steps.iter().all(|s| !s.changed));
         assert_eq!(adapter.level(), SendLevel::Low);
     }
 
@@ -444,28 +455,55 @@ mod tests {
     }
 
     #[test]
-    fn a_step_up_waits_until_the_estimate_clears_the_higher_levels_floor() {
+    fn a_climbing_estimate_is_a_ramp_not_a_poor_link() {
+        // A new call: the estimate starts low and climbs.
         let mut adapter = Adapter::new();
+        for second in 0..30u32 {
+            let ramping = LinkSample {
+                available_bps: Some(200_000.0 + 100_000.0 * f64::from(second)),
+                ..good()
+            };
+            assert!(!adapter.observe(&ramping).changed, "second {second}");
+        }
+        assert_eq!(adapter.level(), SendLevel::Full);
+    }
+
+    #[test]
+    fn an_estimate_that_slides_below_the_floor_steps_down() {
+        let mut adapter = Adapter::new();
+        let mut changed_at = None;
+        for second in 0..40u32 {
+            let sliding = LinkSample {
+                available_bps: Some((2_500_000.0 - 60_000.0 * f64::from(second)).max(300_000.0)),
+                ..good()
+            };
+            if adapter.observe(&sliding).changed && changed_at.is_none() {
+                changed_at = Some(second);
+            }
+        }
+        // Below 700 kbit/s from second 31: two seconds later it steps down.
+        assert_eq!(changed_at, Some(32));
+        assert_eq!(adapter.reason(), Some(Reason::Bandwidth));
+    }
+
+    #[test]
+    fn after_a_step_down_a_recovering_estimate_allows_the_climb() {
+        let mut adapter = Adapter::new();
+        feed(&mut adapter, good(), 3);
         let starved = LinkSample {
-            available_bps: Some(200_000.0),
+            available_bps: Some(100_000.0),
             ..good()
         };
         feed(&mut adapter, starved, 2);
+        assert_eq!(adapter.level(), SendLevel::Minimal);
+        // The link is clean again, the capped estimate stays low for a while: the video
+        // climbs anyway, one rung per settle and eight good seconds.
+        let capped = LinkSample {
+            available_bps: Some(140_000.0),
+            ..good()
+        };
+        feed(&mut adapter, capped, SETTLE + UP_AFTER);
         assert_eq!(adapter.level(), SendLevel::Low);
-        // Clean, but the estimate is still below Medium's floor: no step up.
-        let ramping = LinkSample {
-            available_bps: Some(240_000.0),
-            ..good()
-        };
-        let steps = feed(&mut adapter, ramping, 60);
-        assert!(steps.iter().all(|s| !s.changed));
-        // Once it clears it, the climb starts.
-        let cleared = LinkSample {
-            available_bps: Some(260_000.0),
-            ..good()
-        };
-        assert_eq!(seconds_to_change(&mut adapter, cleared, 30), Some(UP_AFTER));
-        assert_eq!(adapter.level(), SendLevel::Medium);
     }
 
     #[test]
