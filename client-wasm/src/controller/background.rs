@@ -13,10 +13,11 @@ use leptos::logging::warn;
 use leptos::prelude::*;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_futures::spawn_local;
-use web_sys::{Event, MediaStreamTrack, MediaStreamTrackState};
+use web_sys::{Event, MediaStreamTrackState};
 
 use crate::media;
 use crate::peer::{self, Call};
+use visavis_client_core::adapt::{self, CameraAction, CameraTrack};
 use visavis_client_core::chat::Frame;
 
 use super::Inner;
@@ -42,11 +43,6 @@ fn page_hidden() -> bool {
     web_sys::window()
         .and_then(|w| w.document())
         .is_some_and(|document| document.hidden())
-}
-
-/// Whether the browser paused or stopped a camera track.
-fn paused(track: &MediaStreamTrack) -> bool {
-    track.ready_state() == MediaStreamTrackState::Ended || track.muted()
 }
 
 impl Inner {
@@ -89,18 +85,18 @@ impl Inner {
         let Some(track) = track else {
             return;
         };
-        let was_paused = self.network.camera_paused();
-        if page_hidden() {
-            if paused(&track) && !was_paused {
+        let state = CameraTrack {
+            ended: track.ready_state() == MediaStreamTrackState::Ended,
+            muted: track.muted(),
+        };
+        match adapt::camera_action(page_hidden(), state, self.network.camera_paused()) {
+            CameraAction::Keep => {}
+            CameraAction::Pause => {
                 self.network.set_camera_paused(true);
                 self.send_control(&Frame::CameraPaused { paused: true });
             }
-        } else if was_paused {
-            if track.ready_state() == MediaStreamTrackState::Ended {
-                self.reacquire_camera();
-            } else {
-                self.camera_resumed();
-            }
+            CameraAction::Resume => self.camera_resumed(),
+            CameraAction::Reacquire => self.reacquire_camera(),
         }
     }
 

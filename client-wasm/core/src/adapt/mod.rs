@@ -4,12 +4,14 @@
 //! The browser crate's stats loop feeds the rules once a second and applies the level with
 //! `RTCRtpSender.setParameters`; nothing here touches the browser.
 
+pub mod background;
 pub mod ladder;
 pub mod notice;
 pub mod rules;
 pub mod sample;
 pub mod score;
 
+pub use background::*;
 pub use ladder::*;
 pub use notice::*;
 pub use rules::*;
