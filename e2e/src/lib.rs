@@ -57,7 +57,7 @@ pub mod wait;
 
 pub use app::{AppOptions, SharedLog, TestApp};
 pub use browser::{BrowserKind, BrowserOptions, DriverProcess};
-pub use context::{run_browser_test, run_browser_test_with, TestContext};
+pub use context::{run_browser_test, run_browser_test_for, run_browser_test_with, TestContext};
 pub use flows::{
     call_between, connect_pair, connect_pair_at, relay_room_path, room_path, unique_room,
 };

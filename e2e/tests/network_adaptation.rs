@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use visavis_e2e::netns::{Impairment, NetNamespace, NsDriver};
 use visavis_e2e::{
-    connect_pair, median, run_browser_test, run_browser_test_with, unique_room, AppOptions,
+    connect_pair, median, run_browser_test, run_browser_test_for, unique_room, AppOptions,
     BrowserOptions, MediaReading, Person, STEP_TIMEOUT, VIDEO_TIMEOUT,
 };
 
@@ -35,8 +35,13 @@ const IMPAIRMENT: Impairment = Impairment {
 const DOWN_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How long the video may take to come back to full quality once the link is clean: the rules
-/// climb one rung per ten good seconds, from as low as the floor.
-const UP_TIMEOUT: Duration = Duration::from_secs(120);
+/// climb one rung per ten good seconds, from as low as the floor, and twice as slowly after a
+/// climb the link could not hold (the congestion control's estimate may fall once more while
+/// it recovers).
+const UP_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// The whole test: set-up, the cycles and the holds between them.
+const THIS_TEST_TIMEOUT: Duration = Duration::from_secs(900);
 
 /// How long a level must hold before the rules forget an earlier failed climb (their
 /// `HELD_AFTER`, 20 s), with a margin.
@@ -115,7 +120,8 @@ struct Cycle {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_degraded_link_steps_the_video_down_and_back_up() {
-    run_browser_test_with(
+    run_browser_test_for(
+        THIS_TEST_TIMEOUT,
         || async {
             let netns = NetNamespace::create()?;
             let driver = netns.start_chromedriver().await?;

@@ -307,6 +307,19 @@ where
     F: FnOnce(TestContext, T) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_browser_test_for(TEST_TIMEOUT, setup, body).await;
+}
+
+/// Like [`run_browser_test_with`], for a test that measures over several cycles and needs
+/// longer than [`TEST_TIMEOUT`]: it fails after `timeout` instead.
+pub async fn run_browser_test_for<S, SFut, T, F, Fut>(timeout: Duration, setup: S, body: F)
+where
+    S: FnOnce() -> SFut,
+    SFut: Future<Output = anyhow::Result<(AppOptions, T)>>,
+    T: Send + 'static,
+    F: FnOnce(TestContext, T) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let test_name = current_test_name();
     BrowserKind::from_env().require_installed();
     dist_dir();
@@ -322,11 +335,11 @@ where
         Ok(ctx) => ctx,
         Err(error) => panic!("could not set up the browser test {test_name}: {error:#}"),
     };
-    let outcome = tokio::spawn(tokio::time::timeout(TEST_TIMEOUT, body(ctx.clone(), extra))).await;
+    let outcome = tokio::spawn(tokio::time::timeout(timeout, body(ctx.clone(), extra))).await;
     let failure: Option<Box<dyn Any + Send>> = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(_elapsed)) => Some(Box::new(format!(
-            "{test_name} did not finish within {TEST_TIMEOUT:?}"
+            "{test_name} did not finish within {timeout:?}"
         ))),
         Err(join_error) if join_error.is_panic() => Some(join_error.into_panic()),
         Err(join_error) => Some(Box::new(format!("{test_name} was cancelled: {join_error}"))),
