@@ -59,6 +59,8 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(nginx libnginx-mod-stream)
     # Firefox ESR: the Chromium <-> Firefox interop tests (driven by geckodriver, below).
     command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+    # nftables: the degraded-link test drops packets inside its network namespace.
+    command -v nft >/dev/null || missing+=(nftables)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} from apt"
         as_root apt-get update -qq

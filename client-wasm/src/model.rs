@@ -8,6 +8,7 @@ use leptos::prelude::*;
 use visavis_shared::MediaPath;
 use web_sys::MediaStream;
 
+use visavis_client_core::adapt::{QualityReading, Reason, SendLevel};
 use visavis_client_core::call::{CallState, Status};
 use visavis_client_core::chat::ChatLog;
 use visavis_client_core::connectivity::{CheckResult, Row};
@@ -83,6 +84,8 @@ pub struct ViewModel {
     pub remote_video: RwSignal<bool>,
     /// The device pickers, the pre-join preview and the microphone level.
     pub devices: DeviceModel,
+    /// The adaptation to the network: levels, signal bars, audio-only mode.
+    pub network: NetworkModel,
 }
 
 impl ViewModel {
@@ -119,7 +122,53 @@ impl ViewModel {
             remote_audio: RwSignal::new(true),
             remote_video: RwSignal::new(true),
             devices: DeviceModel::new(),
+            network: NetworkModel::new(),
         }
+    }
+}
+
+/// What the adaptation to the network shows: our send level and signal bars, the other side's,
+/// audio-only mode and its suggestion, the other side's paused camera.
+#[derive(Clone, Copy)]
+pub struct NetworkModel {
+    /// The level our video is sent at.
+    pub send_level: RwSignal<SendLevel>,
+    /// Our signal bars and their explanation, once the statistics have a figure.
+    pub local_quality: RwSignal<Option<QualityReading>>,
+    /// The other side's signal bars, as they sent them.
+    pub remote_quality: RwSignal<Option<u8>>,
+    /// The level the other side sends its video at, and why.
+    pub remote_level: RwSignal<(SendLevel, Option<Reason>)>,
+    /// The call is audio only: no video is sent either way.
+    pub audio_only: RwSignal<bool>,
+    /// The link stays bad at the lowest video level: audio only is suggested.
+    pub suggest_audio_only: RwSignal<bool>,
+    /// The other side's browser paused its camera (their page is in the background).
+    pub remote_camera_paused: RwSignal<bool>,
+}
+
+impl NetworkModel {
+    fn new() -> NetworkModel {
+        NetworkModel {
+            send_level: RwSignal::new(SendLevel::Full),
+            local_quality: RwSignal::new(None),
+            remote_quality: RwSignal::new(None),
+            remote_level: RwSignal::new((SendLevel::Full, None)),
+            audio_only: RwSignal::new(false),
+            suggest_audio_only: RwSignal::new(false),
+            remote_camera_paused: RwSignal::new(false),
+        }
+    }
+
+    /// Back to a fresh call's values.
+    pub fn reset(&self) {
+        self.send_level.set(SendLevel::Full);
+        self.local_quality.set(None);
+        self.remote_quality.set(None);
+        self.remote_level.set((SendLevel::Full, None));
+        self.audio_only.set(false);
+        self.suggest_audio_only.set(false);
+        self.remote_camera_paused.set(false);
     }
 }
 

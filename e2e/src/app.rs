@@ -27,6 +27,9 @@ pub type SharedLog = Arc<std::sync::Mutex<Vec<String>>>;
 #[derive(Clone, Default)]
 pub struct AppOptions {
     args: Vec<String>,
+    /// The address to listen on instead of `127.0.0.1` (a veth address that a browser in a
+    /// network namespace can reach, see [`crate::netns`]).
+    listen_ip: Option<std::net::IpAddr>,
     pub(crate) log_sources: Vec<(String, SharedLog)>,
 }
 
@@ -39,6 +42,12 @@ impl AppOptions {
     /// Adds one command-line argument (a flag or its value).
     pub fn arg(mut self, arg: impl Into<String>) -> AppOptions {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Listens on `ip` (a free port) instead of `127.0.0.1`; the base URL uses it too.
+    pub fn listen_on(mut self, ip: std::net::IpAddr) -> AppOptions {
+        self.listen_ip = Some(ip);
         self
     }
 
@@ -82,6 +91,8 @@ impl AppOptions {
 /// The visavis server, running in this process on a free loopback port over plain HTTP.
 pub struct TestApp {
     port: u16,
+    /// The address it listens on (`127.0.0.1` unless [`AppOptions::listen_on`] said otherwise).
+    ip: std::net::IpAddr,
     relay_addr: Option<SocketAddr>,
     relay_url: Option<String>,
     relay_ports: Option<std::ops::RangeInclusive<u16>>,
@@ -125,6 +136,9 @@ impl TestApp {
     /// Like [`TestApp::start`], with the extra flags of `options` after the harness's own.
     pub async fn start_with(options: &AppOptions) -> anyhow::Result<TestApp> {
         let dist = dist_dir();
+        let ip = options
+            .listen_ip
+            .unwrap_or(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST));
         let data_dir = tempfile::Builder::new()
             .prefix("visavis-e2e-data-")
             .tempdir()
@@ -134,7 +148,7 @@ impl TestApp {
             "--no-tls".into(),
             "--rate-limit-exempt-loopback".into(),
             "--listen".into(),
-            "127.0.0.1:0".into(),
+            SocketAddr::new(ip, 0).to_string().into(),
             "--static-dir".into(),
             dist.into_os_string(),
             "--data-dir".into(),
@@ -161,10 +175,11 @@ impl TestApp {
         let relay_url = relay_host.zip(relay_addr).map(|(host, addr)| {
             format!("turn:{}?transport=udp", SocketAddr::new(host, addr.port()))
         });
-        let args = pin_bound_addresses(args, port, relay_addr);
+        let args = pin_bound_addresses(args, SocketAddr::new(ip, port), relay_addr);
         let running = RunningServer::spawn(app);
         Ok(TestApp {
             port,
+            ip,
             relay_addr,
             relay_url,
             relay_ports,
@@ -179,9 +194,10 @@ impl TestApp {
         self.port
     }
 
-    /// The app's base URL, `http://127.0.0.1:<port>` (a secure context, so cameras work).
+    /// The app's base URL, `http://127.0.0.1:<port>` (a secure context, so cameras work; on
+    /// another address, browsers need it declared secure, see [`crate::netns`]).
     pub fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("http://{}", SocketAddr::new(self.ip, self.port))
     }
 
     /// The UDP address of the built-in TURN relay, if it runs.
@@ -318,11 +334,11 @@ impl TestApp {
 }
 
 /// The app's command line with the wildcard ports it was given replaced by the ones it bound:
-/// `--listen` gets `127.0.0.1:<port>` and `--turn-listen` (if the built-in relay runs) its
+/// `--listen` gets `<ip>:<port>` and `--turn-listen` (if the built-in relay runs) its
 /// bound address, so a restart comes back where the browsers expect it.
 fn pin_bound_addresses(
     args: Vec<std::ffi::OsString>,
-    port: u16,
+    listen: SocketAddr,
     relay_addr: Option<SocketAddr>,
 ) -> Vec<std::ffi::OsString> {
     let mut pinned = Vec::with_capacity(args.len());
@@ -330,7 +346,7 @@ fn pin_bound_addresses(
     while let Some(arg) = args.next() {
         let text = arg.to_string_lossy().into_owned();
         let replacement = match text.as_str() {
-            "--listen" => Some(format!("127.0.0.1:{port}")),
+            "--listen" => Some(listen.to_string()),
             "--turn-listen" => relay_addr.map(|addr| addr.to_string()),
             _ => None,
         };
@@ -340,7 +356,7 @@ fn pin_bound_addresses(
             let _ = args.next();
             pinned.push(value.into());
         } else if text.starts_with("--listen=") {
-            pinned.push(format!("--listen=127.0.0.1:{port}").into());
+            pinned.push(format!("--listen={listen}").into());
         } else if let (true, Some(addr)) = (text.starts_with("--turn-listen="), relay_addr) {
             pinned.push(format!("--turn-listen={addr}").into());
         } else {

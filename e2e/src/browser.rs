@@ -315,14 +315,17 @@ impl DriverProcess {
     }
 }
 
-/// `GET /status` of a WebDriver server, over a bare HTTP/1.1 exchange.
+/// `GET /status` of a WebDriver server on loopback, over a bare HTTP/1.1 exchange.
 async fn driver_status(port: u16) -> anyhow::Result<String> {
-    let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
+    driver_status_at(SocketAddr::from((Ipv4Addr::LOCALHOST, port))).await
+}
+
+/// `GET /status` of the WebDriver server at `addr`, over a bare HTTP/1.1 exchange.
+pub(crate) async fn driver_status_at(addr: SocketAddr) -> anyhow::Result<String> {
     let exchange = async {
         let mut stream = tokio::net::TcpStream::connect(addr).await?;
         // Chromedriver answers HTTP/1.0 requests with nothing, so this is HTTP/1.1.
-        let request =
-            format!("GET /status HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n");
+        let request = format!("GET /status HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
         stream.write_all(request.as_bytes()).await?;
         // Chromedriver may keep the connection open: read until the body is complete.
         let mut response = Vec::new();

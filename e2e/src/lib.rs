@@ -37,6 +37,8 @@
 //! - [`wait`]: waiting on page state, and the timeouts;
 //! - [`turn`]: TURN: coturn, STUN probes, relay ports and allocations;
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
+//! - [`media_flow`]: what a call sends and receives, and what the video sender was asked;
+//! - [`netns`]: a degraded network for one browser (a namespace, a veth pair, loss and a rate limit);
 //! - [`flows`]: room names and links, and two people getting into a call;
 //! - [`paths`]: where the workspace, the client build and the diagnostics are.
 
@@ -45,6 +47,8 @@ pub mod browser;
 pub mod context;
 pub mod flows;
 pub mod measure;
+pub mod media_flow;
+pub mod netns;
 pub mod paths;
 pub mod person;
 pub mod turn;
@@ -53,13 +57,14 @@ pub mod wait;
 
 pub use app::{AppOptions, SharedLog, TestApp};
 pub use browser::{BrowserKind, BrowserOptions, DriverProcess};
-pub use context::{run_browser_test, run_browser_test_with, TestContext};
+pub use context::{run_browser_test, run_browser_test_for, run_browser_test_with, TestContext};
 pub use flows::{
     call_between, connect_pair, connect_pair_at, relay_room_path, room_path, unique_room,
 };
 pub use measure::{
     is_playing, is_playing_in, CandidateInfo, HangUpReport, SelectedPair, VideoSample,
 };
+pub use media_flow::{median, MediaReading};
 pub use paths::{dist_dir, screenshot_dir, target_dir, workspace_root};
 pub use person::{CheckRow, CheckRows, Person, CHECK_ROWS};
 pub use wait::{CONNECT_TIMEOUT, PAGE_LOAD_TIMEOUT, STEP_TIMEOUT, TEST_TIMEOUT, VIDEO_TIMEOUT};

@@ -5,6 +5,7 @@
 //! clock or randomness takes it as a plain argument (a time in milliseconds, a random number or
 //! random bytes) from the browser crate.
 
+pub mod adapt;
 pub mod call;
 pub mod chat;
 pub mod connectivity;

@@ -13,6 +13,7 @@ use web_sys::{HtmlElement, KeyboardEvent};
 
 use super::call_view::CallView;
 use super::icons::{Icon, IconKind};
+use super::network::AudioOnlyButton;
 use super::prejoin::DevicePicker;
 use crate::browser::js_error;
 use crate::controller::Controller;
@@ -147,6 +148,7 @@ pub fn CallControls(
                     <Icon kind=IconKind::Screen />
                     <span class="round-label">{move || controls::screen_label(vm.sharing.get())}</span>
                 </button>
+                <AudioOnlyButton vm=vm controller=controller />
                 <button
                     id="filesButton"
                     class="round-button"

@@ -15,6 +15,7 @@ use super::call_view::CallView;
 use super::chat_panel::ChatPanel;
 use super::file_panel::FilePanel;
 use super::icons::{Icon, IconKind};
+use super::network::{AudioOnlyPrompt, LocalQuality, RemoteNotice, RemoteQuality};
 use super::settings_dialog::SettingsDialog;
 use super::stats_panel::StatsPanel;
 use super::video_tile::VideoTile;
@@ -42,6 +43,7 @@ pub fn CallScreen(
             <RemoteStage vm=vm view=view />
             <SelfView vm=vm view=view />
             <TopBar vm=vm view=view />
+            <AudioOnlyPrompt vm=vm controller=controller />
             <CallControls vm=vm view=view controller=controller />
             <aside class="side-panel" aria-label="Chat and files">
                 <FilePanel vm=vm view=view controller=controller />
@@ -57,7 +59,21 @@ pub fn CallScreen(
 /// their camera is off.
 #[component]
 fn RemoteStage(vm: ViewModel, view: CallView) -> impl IntoView {
-    let camera_off = move || vm.remote_stream.with(Option::is_some) && !vm.remote_video.get();
+    let network = vm.network;
+    // No picture: their camera is off or paused, or the call is audio only.
+    let no_picture = move || {
+        !vm.remote_video.get() || network.audio_only.get() || network.remote_camera_paused.get()
+    };
+    let camera_off = move || vm.remote_stream.with(Option::is_some) && no_picture();
+    let off_text = move || {
+        if network.audio_only.get() {
+            "Audio only"
+        } else if !vm.remote_video.get() {
+            "Their camera is off"
+        } else {
+            "Their camera is paused"
+        }
+    };
     view! {
         <div class="stage" class:stage-fill=move || view.fill.get()>
             <VideoTile
@@ -76,9 +92,11 @@ fn RemoteStage(vm: ViewModel, view: CallView) -> impl IntoView {
                     <span class="avatar">
                         <Icon kind=IconKind::Person />
                     </span>
-                    <span class="remote-off-text">"Their camera is off"</span>
+                    <span class="remote-off-text">{off_text}</span>
                 </div>
+                <RemoteNotice vm=vm />
                 <div class="tile-badges">
+                    <RemoteQuality vm=vm />
                     <span
                         id="remoteMuted"
                         class="tile-badge"
@@ -183,6 +201,7 @@ fn SelfView(vm: ViewModel, view: CallView) -> impl IntoView {
                 tile_id="localTile"
                 attr:data-source=move || if vm.sharing.get() { "screen" } else { "camera" }
             />
+            <LocalQuality vm=vm />
             <button
                 id="selfMoveButton"
                 class="icon-button self-move"

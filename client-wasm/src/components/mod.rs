@@ -9,6 +9,7 @@ mod chat_panel;
 mod check_page;
 mod file_panel;
 mod icons;
+mod network;
 mod prejoin;
 mod room_form;
 mod settings_dialog;

@@ -43,8 +43,10 @@ use visavis_client_core::connectivity::IceWatch;
 use visavis_client_core::controls::Shortcut;
 use visavis_client_core::link::{self, IcePolicy};
 
+mod background;
 mod devices;
 mod media_controls;
+mod network;
 mod page_exit;
 mod peer;
 mod recovery;
@@ -132,6 +134,10 @@ struct Inner {
     page_exit: RefCell<Vec<browser::PageListener>>,
     /// The screen wake lock of the current call.
     wake: RefCell<wake::WakeState>,
+    /// The adaptation to the network: video level, signal bars, audio-only mode.
+    network: network::NetworkState,
+    /// The call's `visibilitychange` listener (a camera paused in the background).
+    visibility: RefCell<Option<background::VisibilityWatch>>,
 }
 
 /// The page's single controller. Cheap to clone: clones share the same state.
@@ -182,6 +188,8 @@ impl Controller {
                 devices: RefCell::new(devices::DeviceState::default()),
                 page_exit: RefCell::new(Vec::new()),
                 wake: RefCell::new(wake::WakeState::default()),
+                network: network::NetworkState::default(),
+                visibility: RefCell::new(None),
             }),
         }
     }
@@ -214,6 +222,11 @@ impl Controller {
     /// The person pressed Share screen / Stop sharing.
     pub fn toggle_screen(&self) {
         self.inner.toggle_screen();
+    }
+
+    /// The person pressed Audio only / Turn video back on.
+    pub fn toggle_audio_only(&self) {
+        self.inner.toggle_audio_only();
     }
 
     /// The person pressed a keyboard shortcut (only acted on in a room).
@@ -354,6 +367,8 @@ impl Inner {
         *self.ice_watch.borrow_mut() = IceWatch::default();
         self.setup_started.set(None);
         self.reported.set(false);
+        self.network.reset();
+        self.visibility.borrow_mut().take();
         self.attempt.set(self.attempt.get() + 1);
         let vm = self.vm;
         vm.local_stream.set(None);
@@ -374,6 +389,7 @@ impl Inner {
         vm.call_ready.set(false);
         vm.remote_audio.set(true);
         vm.remote_video.set(true);
+        vm.network.reset();
     }
 
     /// Applies a trigger to the state machine and publishes the result.

@@ -370,6 +370,7 @@ impl Inner {
             PeerEvent::Chat(ChannelEvent::Open) => {
                 vm.chat_open.set(true);
                 self.send_media_state();
+                self.tell_network(true);
                 self.flush_outbox();
             }
             PeerEvent::Chat(ChannelEvent::Closed) => vm.chat_open.set(false),

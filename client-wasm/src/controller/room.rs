@@ -21,6 +21,7 @@ impl Inner {
 
     pub(super) fn media_ready(self: &Rc<Self>, room: RoomName, media: LocalMedia) {
         self.adopt_media(media);
+        self.watch_visibility();
         self.session.borrow_mut().wanted = Some(room);
         self.apply(Trigger::Joining);
         if self.ensure_socket() {

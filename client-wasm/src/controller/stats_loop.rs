@@ -10,6 +10,7 @@ use leptos::prelude::*;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::browser;
+use visavis_client_core::adapt;
 use visavis_client_core::stats::{self, LiveStats, Stat};
 
 use super::Inner;
@@ -56,6 +57,9 @@ impl Inner {
                     match reading {
                         Ok(current) => {
                             let snapshot = stats::snapshot(previous.as_deref(), &current);
+                            // The network adaptation reads the same second (controller/network.rs).
+                            inner.adapt_to(&adapt::link_sample(&snapshot, &current));
+                            inner.check_camera_pause();
                             inner.vm.call_stats.update(|live| {
                                 if let Some(live) = live {
                                     live.record(snapshot);

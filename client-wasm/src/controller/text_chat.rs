@@ -4,7 +4,10 @@
 use leptos::logging::warn;
 use leptos::prelude::*;
 
+use std::rc::Rc;
+
 use crate::browser;
+use visavis_client_core::adapt;
 use visavis_client_core::call::Trigger;
 use visavis_client_core::chat::{self, Author, ChatLine, Frame};
 
@@ -95,7 +98,7 @@ impl Inner {
         }
     }
 
-    pub(super) fn chat_received(&self, raw: &str) {
+    pub(super) fn chat_received(self: &Rc<Self>, raw: &str) {
         match Frame::from_json(raw) {
             Ok(Some(Frame::Chat { id, text, .. })) => {
                 // Acknowledged even when it is a duplicate: the first acknowledgement may be
@@ -122,6 +125,17 @@ impl Inner {
             Ok(Some(Frame::MediaState { audio, video })) => {
                 self.vm.remote_audio.set(audio);
                 self.vm.remote_video.set(video);
+            }
+            Ok(Some(Frame::VideoQuality { level, reason })) => {
+                self.vm.network.remote_level.set((level, reason));
+            }
+            Ok(Some(Frame::NetworkQuality { score })) => {
+                let score = score.min(adapt::MAX_BARS);
+                self.vm.network.remote_quality.set(Some(score));
+            }
+            Ok(Some(Frame::AudioOnly { on })) => self.remote_audio_only(on),
+            Ok(Some(Frame::CameraPaused { paused })) => {
+                self.vm.network.remote_camera_paused.set(paused);
             }
             Ok(None) => {}
             Err(err) => warn!("chat: ignored a malformed message: {err}"),

@@ -8,6 +8,7 @@ pub mod chat_channel;
 pub mod file_channel;
 pub mod ice;
 pub mod negotiator;
+pub mod send_params;
 
 pub use call::{Call, PeerEvent};
 pub use negotiator::{replace_track, LocalDescription, Negotiator};

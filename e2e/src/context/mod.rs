@@ -177,6 +177,24 @@ impl TestContext {
         Ok(url)
     }
 
+    /// Like [`TestContext::person_with_browser`], in a Chromium started by the WebDriver server
+    /// at `driver_url` rather than the context's own: one running in a network namespace (see
+    /// [`crate::netns`]). The browser is closed with the context's others.
+    pub async fn person_on_driver(
+        &self,
+        name: &str,
+        driver_url: &str,
+        options: &BrowserOptions,
+    ) -> Person {
+        match self
+            .open_session(BrowserKind::Chromium, driver_url, name, options)
+            .await
+        {
+            Ok(person) => person,
+            Err(error) => panic!("could not start a browser for {name} at {driver_url}: {error:#}"),
+        }
+    }
+
     async fn try_person(
         &self,
         browser: BrowserKind,
@@ -184,6 +202,16 @@ impl TestContext {
         options: &BrowserOptions,
     ) -> anyhow::Result<Person> {
         let driver_url = self.driver_url(browser).await?;
+        self.open_session(browser, &driver_url, name, options).await
+    }
+
+    async fn open_session(
+        &self,
+        browser: BrowserKind,
+        driver_url: &str,
+        name: &str,
+        options: &BrowserOptions,
+    ) -> anyhow::Result<Person> {
         let profile = tempfile::Builder::new()
             .prefix(&format!("visavis-e2e-{}-", browser.name()))
             .tempdir()
@@ -192,7 +220,7 @@ impl TestContext {
         // (which also keeps a second crypto library out of the build).
         let client = ClientBuilder::new(HttpConnector::new())
             .capabilities(browser.capabilities_with(profile.path(), options))
-            .connect(&driver_url)
+            .connect(driver_url)
             .await
             .with_context(|| format!("opening a {} session", browser.name()))?;
         client
@@ -279,6 +307,19 @@ where
     F: FnOnce(TestContext, T) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
+    run_browser_test_for(TEST_TIMEOUT, setup, body).await;
+}
+
+/// Like [`run_browser_test_with`], for a test that measures over several cycles and needs
+/// longer than [`TEST_TIMEOUT`]: it fails after `timeout` instead.
+pub async fn run_browser_test_for<S, SFut, T, F, Fut>(timeout: Duration, setup: S, body: F)
+where
+    S: FnOnce() -> SFut,
+    SFut: Future<Output = anyhow::Result<(AppOptions, T)>>,
+    T: Send + 'static,
+    F: FnOnce(TestContext, T) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let test_name = current_test_name();
     BrowserKind::from_env().require_installed();
     dist_dir();
@@ -294,11 +335,11 @@ where
         Ok(ctx) => ctx,
         Err(error) => panic!("could not set up the browser test {test_name}: {error:#}"),
     };
-    let outcome = tokio::spawn(tokio::time::timeout(TEST_TIMEOUT, body(ctx.clone(), extra))).await;
+    let outcome = tokio::spawn(tokio::time::timeout(timeout, body(ctx.clone(), extra))).await;
     let failure: Option<Box<dyn Any + Send>> = match outcome {
         Ok(Ok(())) => None,
         Ok(Err(_elapsed)) => Some(Box::new(format!(
-            "{test_name} did not finish within {TEST_TIMEOUT:?}"
+            "{test_name} did not finish within {timeout:?}"
         ))),
         Err(join_error) if join_error.is_panic() => Some(join_error.into_panic()),
         Err(join_error) => Some(Box::new(format!("{test_name} was cancelled: {join_error}"))),

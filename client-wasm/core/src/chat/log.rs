@@ -2,13 +2,18 @@
 //! and time stamps. Pure Rust, unit-tested natively.
 //!
 //! Every data-channel message is a JSON object with a `kind`: `chat` for a message,
-//! `chat_ack` to acknowledge one, and `media_state` for a control message saying whether the
-//! sender's microphone and camera are on. A receiver ignores kinds it does not know, so old and new pages can talk. Each chat message carries a random `id` so a message that
+//! `chat_ack` to acknowledge one, and control messages: `media_state` (whether the sender's
+//! microphone and camera are on), `video_quality` (the level the sender's video is stepped down
+//! to, and why), `network_quality` (the sender's signal bars), `audio_only` (the call drops or
+//! takes back its video) and `camera_paused` (the sender's browser stopped its camera while the
+//! page was hidden). A receiver ignores kinds it does not know, so old and new pages can talk. Each chat message carries a random `id` so a message that
 //! arrives twice is shown once.
 
 use std::collections::HashSet;
 
 use serde::{Deserialize, Serialize};
+
+use crate::adapt::{Reason, SendLevel};
 
 /// The longest chat message, in characters. Keeps every frame far below the data channel's
 /// message size limit.
@@ -45,6 +50,32 @@ pub enum Frame {
         /// The camera (or a shared screen) is sending pictures.
         video: bool,
     },
+    /// A control message: the level the sender's video is sent at, and why it is below full.
+    /// Sent when the level changes and when the channel opens.
+    VideoQuality {
+        /// The level (see [`SendLevel`]).
+        level: SendLevel,
+        /// Why it was stepped down; `null` at full quality.
+        reason: Option<Reason>,
+    },
+    /// A control message: the sender's network quality score, 0 to 4 bars, as it measures it.
+    /// Sent when it changes and when the channel opens.
+    NetworkQuality {
+        /// The bars (values above 4 are read as 4).
+        score: u8,
+    },
+    /// A control message: audio-only mode on or off for the whole call. The receiver stops
+    /// (or resumes) sending video too, so no video flows either way.
+    AudioOnly {
+        /// Whether the call is audio only now.
+        on: bool,
+    },
+    /// A control message: the sender's browser paused its camera (the page is in the
+    /// background), or the camera is back.
+    CameraPaused {
+        /// Whether the camera is paused now.
+        paused: bool,
+    },
 }
 
 impl Frame {
@@ -65,7 +96,15 @@ impl Frame {
         let value: serde_json::Value = serde_json::from_str(text)?;
         let known = matches!(
             value.get("kind").and_then(|k| k.as_str()),
-            Some("chat" | "chat_ack" | "media_state")
+            Some(
+                "chat"
+                    | "chat_ack"
+                    | "media_state"
+                    | "video_quality"
+                    | "network_quality"
+                    | "audio_only"
+                    | "camera_paused"
+            )
         );
         if !known {
             return Ok(None);
@@ -216,6 +255,51 @@ mod tests {
             sent_at_ms: 1_700_000_000_123.0,
         };
         assert_eq!(Frame::from_json(&frame.to_json()).unwrap(), Some(frame));
+    }
+
+    #[test]
+    fn control_frames_have_the_documented_wire_format() {
+        let cases = [
+            (
+                Frame::VideoQuality {
+                    level: SendLevel::Low,
+                    reason: Some(Reason::Loss),
+                },
+                serde_json::json!({"kind": "video_quality", "level": "low", "reason": "loss"}),
+            ),
+            (
+                Frame::VideoQuality {
+                    level: SendLevel::Full,
+                    reason: None,
+                },
+                serde_json::json!({"kind": "video_quality", "level": "full", "reason": null}),
+            ),
+            (
+                Frame::NetworkQuality { score: 3 },
+                serde_json::json!({"kind": "network_quality", "score": 3}),
+            ),
+            (
+                Frame::AudioOnly { on: true },
+                serde_json::json!({"kind": "audio_only", "on": true}),
+            ),
+            (
+                Frame::CameraPaused { paused: false },
+                serde_json::json!({"kind": "camera_paused", "paused": false}),
+            ),
+        ];
+        for (frame, wire) in cases {
+            let json = frame.to_json();
+            let parsed: serde_json::Value = serde_json::from_str(&json).unwrap_or_default();
+            assert_eq!(parsed, wire);
+            assert_eq!(Frame::from_json(&json).ok().flatten(), Some(frame));
+        }
+    }
+
+    #[test]
+    fn malformed_control_frames_are_errors() {
+        assert!(Frame::from_json(r#"{"kind":"video_quality","level":"huge"}"#).is_err());
+        assert!(Frame::from_json(r#"{"kind":"network_quality","score":-1}"#).is_err());
+        assert!(Frame::from_json(r#"{"kind":"audio_only"}"#).is_err());
     }
 
     #[test]

@@ -56,6 +56,10 @@ pub const FIELDS: &[&str] = &[
     "frameWidth",
     "frameHeight",
     "framesPerSecond",
+    // The adaptation to the network (`adapt/`): the other side's loss report on what we send,
+    // and the congestion control's estimate of what the path can carry.
+    "fractionLost",
+    "availableOutgoingBitrate",
 ];
 
 impl Stat {
