@@ -59,6 +59,10 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     [ -e /usr/lib/nginx/modules/ngx_stream_module.so ] || missing+=(nginx libnginx-mod-stream)
     # Firefox ESR: the Chromium <-> Firefox interop tests (driven by geckodriver, below).
     command -v firefox-esr >/dev/null || missing+=(firefox-esr)
+    # redis-server: the cluster tests start their own Redis; haproxy: the cluster's balancer
+    # (docs/deployment.md), which a test runs with the documented configuration.
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v haproxy >/dev/null || missing+=(haproxy)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} from apt"
         as_root apt-get update -qq

@@ -18,7 +18,7 @@ pub const METRICS_TOKEN: &str = "cluster-test";
 const START_LIMIT: Duration = Duration::from_secs(20);
 
 /// A port nobody listens on right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|listener| listener.local_addr())
         .map(|addr| addr.port())
@@ -110,6 +110,11 @@ impl Node {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+
+    /// Whether the process has not been killed.
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
     }
 
     /// `/readyz`: its status code and body.

@@ -2,6 +2,7 @@
 //! real Redis that each test starts on its own port, and real WebSocket clients speaking the
 //! protocol as browsers do, with the two people of a room on different nodes.
 
+mod balancer;
 mod failover;
 mod harness;
 // The WebSocket client of the single-node tests, shared; some of its helpers serve only them.
