@@ -20,7 +20,7 @@ mod redis_io;
 pub mod sequence;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
@@ -39,6 +39,11 @@ use envelope::Body;
 /// How long a socket waits for the owner's answer to a `join`, `rejoin` or `bye` before it
 /// gives up (and closes the socket as lost).
 pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How many renewals in a row Redis must answer before a node takes new calls (see
+/// `Inner::set_connected`): with renewals once a second, every other live node has re-claimed
+/// its rooms by then.
+const SETTLE_TICKS: u32 = 3;
 
 /// How many messages may wait to be published before senders count their peer as lost.
 const OUTBOX_CAPACITY: usize = 65_536;
@@ -87,8 +92,10 @@ struct Inner {
     epoch: u64,
     runtime: tokio::runtime::Handle,
     redis: redis::aio::ConnectionManager,
-    /// Redis answered the last heartbeat and the inbox is subscribed.
+    /// Redis answered the last heartbeats and the inbox is subscribed.
     connected: AtomicBool,
+    /// Renewals in a row that Redis answered.
+    healthy_ticks: AtomicU32,
     subscribed: AtomicBool,
     outbox: mpsc::Sender<(NodeId, Body)>,
     events: mpsc::UnboundedSender<Event>,
@@ -216,8 +223,20 @@ impl Inner {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
+    /// Records whether Redis answered. A node takes new calls only once Redis has answered
+    /// [`SETTLE_TICKS`] renewals in a row: after Redis comes back empty, every live node
+    /// re-claims the rooms it holds at its first renewal, and a claim made before that could
+    /// take a room another node still holds.
     fn set_connected(&self, heartbeat_ok: bool) {
-        let connected = heartbeat_ok && self.subscribed.load(Ordering::Relaxed);
+        let ticks = if heartbeat_ok {
+            self.healthy_ticks
+                .fetch_add(1, Ordering::Relaxed)
+                .saturating_add(1)
+        } else {
+            self.healthy_ticks.store(0, Ordering::Relaxed);
+            0
+        };
+        let connected = ticks >= SETTLE_TICKS && self.subscribed.load(Ordering::Relaxed);
         if self.connected.swap(connected, Ordering::Relaxed) != connected {
             if connected {
                 tracing::info!(node = %self.node, "redis connected; taking new calls");

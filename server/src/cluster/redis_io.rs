@@ -3,7 +3,7 @@
 //! [`REDIS_TIMEOUT`]; nothing here waits on Redis forever, and nothing panics on its answers.
 
 use std::collections::HashSet;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, LazyLock, Mutex};
 use std::time::Duration;
 
@@ -71,6 +71,7 @@ pub(super) fn start(
         runtime: runtime.handle().clone(),
         redis,
         connected: AtomicBool::new(false),
+        healthy_ticks: AtomicU32::new(0),
         subscribed: AtomicBool::new(false),
         outbox,
         events,

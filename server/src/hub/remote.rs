@@ -15,7 +15,7 @@ use visavis_shared::{ClientMessage, ErrorCode, RoomName, ServerMessage};
 
 use super::shard::Command;
 use super::{Connection, HubHandle, Link};
-use crate::cluster::Unavailable;
+use crate::cluster::{ClusterHandle, NodeId, Unavailable};
 use crate::relay_frame::RelayKind;
 use crate::rooms::{ConnId, Input};
 
@@ -64,7 +64,7 @@ impl Connection {
             {
                 Some(answer) if answer.seated => {}
                 Some(_) => self.remote = None,
-                None => self.lose_remote_seat(),
+                None => self.lose_remote_seat(&cluster, &node),
             }
             return false;
         }
@@ -93,7 +93,7 @@ impl Connection {
                 Some(answer) if answer.redirect.is_some() => continue,
                 Some(_) => return false,
                 None => {
-                    self.lose_remote_seat();
+                    self.lose_remote_seat(&cluster, &node);
                     return false;
                 }
             }
@@ -102,9 +102,12 @@ impl Connection {
         false
     }
 
-    /// No answer came from the owner: whether it seated us is unknown, so the socket is closed
-    /// as lost and the client rejoins with its seat token, which settles it either way.
-    fn lose_remote_seat(&mut self) {
+    /// No answer came from the owner: whether it seated us is unknown. The owner is told the
+    /// connection is lost (a seat it may hold becomes away, and is freed after the grace
+    /// period unless reclaimed), and the socket is closed as lost so that the client rejoins
+    /// with its seat token, which settles it either way.
+    fn lose_remote_seat(&mut self, cluster: &ClusterHandle, node: &NodeId) {
+        cluster.send_input(node, self.id, Input::Lost, false);
         self.remote = None;
         self.link.drop_connection();
     }

@@ -115,7 +115,7 @@ async fn a_call_through_haproxy_survives_the_loss_of_a_node() {
     bob.join_expecting("kitchen", "joined").await;
     alice.expect_type("new_peer").await;
     let (alice_token, bob_token) = (alice.seat(), bob.seat());
-    // Round robin put the two sockets on two different nodes.
+    // leastconn put the two sockets on two different nodes.
     let counts = socket_counts(&cluster).await;
     assert_eq!(
         counts.iter().filter(|&&count| count == 1).count(),

@@ -106,4 +106,8 @@ async fn killing_a_node_that_only_held_a_socket_the_owner_keeps_the_room() {
     );
     check_relay(&mut alice, &mut bob).await;
     check_relay(&mut bob, &mut alice).await;
+    let gone = cluster.nodes[0]
+        .metric("visavis_cluster_losses_total{reason=\"node_gone\"}")
+        .await;
+    assert!(gone >= 1.0, "the owner counted the dead holder: {gone}");
 }

@@ -166,6 +166,16 @@ impl Node {
             .expect("a metrics body")
     }
 
+    /// One series of the node's `/metrics` (name plus labels, as printed); 0 if absent.
+    pub async fn metric(&self, series: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     fn tail_of_log(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();

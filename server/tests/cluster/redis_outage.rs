@@ -85,4 +85,15 @@ async fn without_redis_new_joins_are_refused_and_service_returns_with_it() {
     erin.expect_type("new_peer").await;
     carol.expect_nothing().await;
     dave.expect_nothing().await;
+    // The loss was detected as such, and counted.
+    let losses = cluster.nodes[1]
+        .metric("visavis_cluster_losses_total{reason=\"resubscribed\"}")
+        .await;
+    assert!(losses >= 1.0, "losses counted on n1: {losses}");
+    assert_eq!(
+        cluster.nodes[0]
+            .metric("visavis_cluster_redis_connected")
+            .await,
+        1.0
+    );
 }
