@@ -36,12 +36,14 @@
 //! - [`person`]: a person and their page: opening it, clicking, typing, reading;
 //! - [`wait`]: waiting on page state, and the timeouts;
 //! - [`turn`]: TURN: coturn, STUN probes, relay ports and allocations;
+//! - [`cluster`]: cluster mode: Redis, nodes as child processes, HAProxy in front;
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
 //! - [`flows`]: room names and links, and two people getting into a call;
 //! - [`paths`]: where the workspace, the client build and the diagnostics are.
 
 pub mod app;
 pub mod browser;
+pub mod cluster;
 pub mod context;
 pub mod flows;
 pub mod measure;
