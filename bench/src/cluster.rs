@@ -67,7 +67,7 @@ impl TwoNodes {
         for node in &nodes {
             let port = node.port;
             wait_until(
-                || http_like(port, b"GET /readyz HTTP/1.0\r\n\r\n", b"HTTP/1.1 200"),
+                || http_like(port, b"GET /readyz HTTP/1.0\r\n\r\n", b"HTTP/1.0 200"),
                 "a node is ready (redis connected)",
             )?;
         }

@@ -61,6 +61,8 @@ impl ServerProcess {
     ) -> anyhow::Result<ServerProcess> {
         let port = free_port()?;
         let dir = tempfile::tempdir()?;
+        // A page to serve, so that `/readyz` can say ready (cluster mode waits on it).
+        std::fs::write(dir.path().join("index.html"), "<html>bench</html>")?;
         let listen = format!("127.0.0.1:{port}");
         let mut command = match target {
             Target::Visavis => {

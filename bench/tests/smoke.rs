@@ -94,7 +94,12 @@ fn a_quick_cluster_run_prints_cross_node_figures_beside_single_node() {
         String::from_utf8_lossy(&output.stderr)
     );
     for rooms in [2, 5] {
-        for figure in ["messages/s", "latency p50", "latency p99", "server CPU per message"] {
+        for figure in [
+            "messages/s",
+            "latency p50",
+            "latency p99",
+            "server CPU per message",
+        ] {
             let name = format!("| cluster relay {rooms} rooms: {figure} |");
             let row = stdout
                 .lines()

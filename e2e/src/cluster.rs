@@ -36,6 +36,14 @@ fn exchange(port: u16, request: &str) -> String {
     answer
 }
 
+/// Whether an HTTP answer's status line says 200 (HTTP/1.0 or 1.1).
+fn answers_200(answer: &str) -> bool {
+    answer
+        .lines()
+        .next()
+        .is_some_and(|line| line.starts_with("HTTP/1.") && line.split(' ').nth(1) == Some("200"))
+}
+
 fn wait_until(what: &str, ready: impl Fn() -> bool) -> anyhow::Result<()> {
     let deadline = Instant::now() + START_LIMIT;
     while !ready() {
@@ -183,7 +191,7 @@ impl Node {
         self.child = Some(child);
         let port = self.port;
         wait_until(&format!("node {} is ready", self.id), || {
-            exchange(port, "GET /readyz HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200")
+            answers_200(&exchange(port, "GET /readyz HTTP/1.0\r\n\r\n"))
         })
     }
 
@@ -255,7 +263,7 @@ impl Haproxy {
             _config: config,
         };
         wait_until("haproxy passes /readyz on", || {
-            exchange(port, "GET /readyz HTTP/1.0\r\n\r\n").starts_with("HTTP/1.1 200")
+            answers_200(&exchange(port, "GET /readyz HTTP/1.0\r\n\r\n"))
         })?;
         Ok(haproxy)
     }
