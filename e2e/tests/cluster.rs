@@ -111,7 +111,10 @@ async fn a_call_through_the_balancer_survives_killing_a_node() {
             };
             Ok((AppOptions::new(), world))
         },
-        |ctx, mut world| async move {
+        |ctx, world| async move {
+            // The whole world, Redis included, lives as long as the body (an async block would
+            // otherwise capture only the fields it names).
+            let mut world = world;
             let mut alice = ctx.person("alice").await;
             let mut bob = ctx.person("bob").await;
             alice.use_base_url(&world.haproxy.base_url());
