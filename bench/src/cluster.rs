@@ -129,6 +129,9 @@ async fn run_across(
     relay::measure(pairs, phase, || cluster.cpu_time()).await
 }
 
+/// One printed row: the figure's name, its unit, and how to read it from a run.
+type Row = (&'static str, &'static str, fn(&RelayFigures) -> f64);
+
 /// Runs the comparison for each room count and prints its table.
 pub async fn compare(
     binaries: &Binaries,
@@ -154,7 +157,7 @@ pub async fn compare(
                 }
             }
         }
-        let rows: [(&str, &str, fn(&RelayFigures) -> f64); 5] = [
+        let rows: [Row; 5] = [
             ("messages/s", "msg/s", |r| r.per_second),
             ("latency p50", "us", |r| r.p50_us),
             ("latency p99", "us", |r| r.p99_us),
