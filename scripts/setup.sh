@@ -61,6 +61,10 @@ if [ "${VISAVIS_SETUP_BROWSERS:-1}" = "1" ]; then
     command -v firefox-esr >/dev/null || missing+=(firefox-esr)
     # nftables: the degraded-link test drops packets inside its network namespace.
     command -v nft >/dev/null || missing+=(nftables)
+    # redis-server: the cluster tests start their own Redis; haproxy: the cluster's balancer
+    # (docs/deployment.md), which a test runs with the documented configuration.
+    command -v redis-server >/dev/null || missing+=(redis-server)
+    command -v haproxy >/dev/null || missing+=(haproxy)
     if [ ${#missing[@]} -gt 0 ]; then
         say "installing ${missing[*]} from apt"
         as_root apt-get update -qq

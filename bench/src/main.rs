@@ -3,6 +3,7 @@
 //! with the ratio. See docs/performance.md.
 
 mod client;
+mod cluster;
 mod idle;
 mod joins;
 mod limits;
@@ -58,6 +59,11 @@ struct Args {
     /// A few seconds in all, with tiny counts: checks that every figure is produced (CI).
     #[arg(long)]
     quick: bool,
+    /// Only the cluster comparison: relay with the two people of each room on two nodes
+    /// sharing a Redis (redis-server must be installed), beside one single node, for each
+    /// --rooms count.
+    #[arg(long)]
+    cluster: bool,
 }
 
 impl Args {
@@ -86,6 +92,11 @@ async fn main() -> anyhow::Result<()> {
         warmup: Duration::from_secs_f64(args.warmup),
         measure: Duration::from_secs_f64(args.seconds),
     };
+    if args.cluster {
+        println!("command: {}", args_line());
+        cluster::compare(&binaries, args.shards, &args.rooms, phase, args.rounds).await?;
+        return Ok(());
+    }
     for &rooms in &args.rooms {
         let runs = alternate(&args, &binaries, |target, server, round| async move {
             let tag = format!("{round}");

@@ -75,17 +75,27 @@ pub async fn run(
         let room = format!("relay-{tag}-{i}");
         pairs.push(seated_pair(target, server.port, &room, source_address(i, 1)).await?);
     }
+    measure(pairs, phase, || server.cpu_time()).await
+}
+
+/// Bounces messages in every pair (two seated sockets of one room) and measures them;
+/// `server_cpu` is the CPU time of whatever serves them (one process, or several summed).
+pub async fn measure(
+    pairs: Vec<(Socket, Socket)>,
+    phase: Phase,
+    server_cpu: impl Fn() -> anyhow::Result<Duration>,
+) -> anyhow::Result<RelayFigures> {
     let start = TokioInstant::now() + phase.warmup;
     let end = start + phase.measure;
-    let mut tasks = Vec::with_capacity(rooms * 2);
+    let mut tasks = Vec::with_capacity(pairs.len() * 2);
     for (first, second) in pairs {
         tasks.push(tokio::spawn(bounce(first, true, start, end)));
         tasks.push(tokio::spawn(bounce(second, false, start, end)));
     }
     tokio::time::sleep_until(start).await;
-    let (cpu_start, bench_start) = (server.cpu_time()?, own_cpu_time());
+    let (cpu_start, bench_start) = (server_cpu()?, own_cpu_time());
     tokio::time::sleep_until(end).await;
-    let (cpu_end, bench_end) = (server.cpu_time()?, own_cpu_time());
+    let (cpu_end, bench_end) = (server_cpu()?, own_cpu_time());
     let mut latencies = Vec::new();
     for task in tasks {
         latencies.extend(task.await??);

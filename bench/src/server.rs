@@ -49,8 +49,20 @@ impl ServerProcess {
         binaries: &Binaries,
         shards: Option<usize>,
     ) -> anyhow::Result<ServerProcess> {
+        ServerProcess::start_with(target, binaries, shards, &[])
+    }
+
+    /// Like [`ServerProcess::start`], with `extra` flags for visavis (cluster mode's).
+    pub fn start_with(
+        target: Target,
+        binaries: &Binaries,
+        shards: Option<usize>,
+        extra: &[&str],
+    ) -> anyhow::Result<ServerProcess> {
         let port = free_port()?;
         let dir = tempfile::tempdir()?;
+        // A page to serve, so that `/readyz` can say ready (cluster mode waits on it).
+        std::fs::write(dir.path().join("index.html"), "<html>bench</html>")?;
         let listen = format!("127.0.0.1:{port}");
         let mut command = match target {
             Target::Visavis => {
@@ -78,6 +90,7 @@ impl ServerProcess {
                 if let Some(shards) = shards {
                     command.args(["--hub-shards", &shards.to_string()]);
                 }
+                command.args(extra);
                 command
             }
             Target::Baseline => {
@@ -182,7 +195,7 @@ fn page_size() -> u64 {
     u64::try_from(size).unwrap_or(4096).max(1)
 }
 
-fn free_port() -> anyhow::Result<u16> {
+pub fn free_port() -> anyhow::Result<u16> {
     Ok(TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
 }
 

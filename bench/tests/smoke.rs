@@ -79,3 +79,41 @@ fn a_quick_run_prints_every_figure_for_both_servers() {
         );
     }
 }
+
+#[test]
+fn a_quick_cluster_run_prints_cross_node_figures_beside_single_node() {
+    let output = Command::new(env!("CARGO_BIN_EXE_visavis-bench"))
+        .args(["--quick", "--cluster", "--server"])
+        .arg(visavis_binary())
+        .output()
+        .expect("the bench runs");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "the cluster bench failed (it needs redis-server): {}\n{stdout}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for rooms in [2, 5] {
+        for figure in [
+            "messages/s",
+            "latency p50",
+            "latency p99",
+            "server CPU per message",
+        ] {
+            let name = format!("| cluster relay {rooms} rooms: {figure} |");
+            let row = stdout
+                .lines()
+                .find(|line| line.starts_with(&name))
+                .unwrap_or_else(|| panic!("no row {name:?} in:\n{stdout}"));
+            let cells: Vec<&str> = row.trim_matches('|').split('|').map(str::trim).collect();
+            // name | unit | cross-node | single node | ratio
+            assert_eq!(cells.len(), 5, "{row}");
+            for cell in &cells[2..4] {
+                let value: f64 = cell
+                    .parse()
+                    .unwrap_or_else(|_| panic!("not a number in {row}"));
+                assert!(value.is_finite(), "{row}");
+            }
+        }
+    }
+}

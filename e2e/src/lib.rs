@@ -36,6 +36,7 @@
 //! - [`person`]: a person and their page: opening it, clicking, typing, reading;
 //! - [`wait`]: waiting on page state, and the timeouts;
 //! - [`turn`]: TURN: coturn, STUN probes, relay ports and allocations;
+//! - [`cluster`]: cluster mode: Redis, nodes as child processes, HAProxy in front;
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
 //! - [`media_flow`]: what a call sends and receives, and what the video sender was asked;
 //! - [`netns`]: a degraded network for one browser (a namespace, a veth pair, loss and a rate limit);
@@ -44,6 +45,7 @@
 
 pub mod app;
 pub mod browser;
+pub mod cluster;
 pub mod context;
 pub mod flows;
 pub mod measure;

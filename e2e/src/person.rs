@@ -62,6 +62,12 @@ impl Person {
         &self.name
     }
 
+    /// Opens pages from `base_url` (e.g. a load balancer in front of several nodes) instead
+    /// of the test's app.
+    pub fn use_base_url(&mut self, base_url: &str) {
+        self.base_url = base_url.to_owned();
+    }
+
     /// The underlying WebDriver client.
     pub fn client(&self) -> &Client {
         &self.client

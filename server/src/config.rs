@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{ArgAction, Parser};
 
+use crate::cluster::NodeId;
+
 /// How visavis is configured. Every flag has a `VISAVIS_*` environment variable.
 #[derive(Debug, Clone, Parser)]
 #[command(
@@ -196,6 +198,23 @@ pub struct Config {
     /// Without this or --metrics-listen, `/metrics` is not served at all.
     #[arg(long, env = "VISAVIS_METRICS_TOKEN", hide_env_values = true)]
     pub metrics_token: Option<String>,
+
+    /// Cluster mode: share rooms with the other nodes using this Redis, e.g.
+    /// `redis://10.0.0.5:6379/0`. Without it, visavis keeps every room in memory on its own.
+    /// Every node of a cluster needs the same seat secret (--seat-secret-file, or a shared
+    /// --data-dir); see docs/deployment.md.
+    #[arg(long, env = "VISAVIS_REDIS_URL", hide_env_values = true)]
+    pub redis_url: Option<String>,
+
+    /// Cluster mode: this node's id, unique in the cluster (letters, digits, `-`, `_`, `.`).
+    /// Default: a random one per start.
+    #[arg(long, env = "VISAVIS_NODE_ID", requires = "redis_url", value_parser = parse_node_id)]
+    pub node_id: Option<NodeId>,
+
+    /// Read the seat-token secret (64 hex digits) from this file instead of
+    /// <data-dir>/seat-secret. Give every node of a cluster the same file.
+    #[arg(long, env = "VISAVIS_SEAT_SECRET_FILE")]
+    pub seat_secret_file: Option<PathBuf>,
 }
 
 impl Config {
@@ -223,6 +242,11 @@ impl Config {
             .filter(|url| !url.is_empty())
             .collect()
     }
+}
+
+/// Parses a node id.
+fn parse_node_id(text: &str) -> Result<NodeId, String> {
+    NodeId::try_from(text.trim().to_owned())
 }
 
 /// Parses a shard count: 1 to 1024.

@@ -7,6 +7,7 @@
 //! thread of its own (by default one per core), so the room work spreads over the cores.
 
 mod link;
+mod remote;
 pub mod routing;
 mod shard;
 
@@ -21,6 +22,7 @@ pub use link::{Link, QueueError};
 use routing::{RoomOwners, Route, SeatTracker};
 use shard::{Command, Shard};
 
+use crate::cluster::{ClusterHandle, NodeId};
 use crate::metrics::Metrics;
 use crate::outbound::Outbound;
 use crate::relay_frame::RelayKind;
@@ -35,6 +37,8 @@ pub struct HubHandle {
     shards: Arc<[mpsc::Sender<Command>]>,
     owners: RoomOwners,
     next_conn: Arc<AtomicU64>,
+    /// Cluster mode: how to reach the other nodes. `None` on a single node.
+    cluster: Option<ClusterHandle>,
 }
 
 /// One registered connection, as its socket task holds it.
@@ -45,6 +49,9 @@ pub struct Connection {
     /// task watches it for being dropped.
     pub link: Arc<Link>,
     seat: SeatTracker,
+    /// Cluster mode: the node owning this connection's seat, when it is another node (then
+    /// `seat` is empty and everything goes there).
+    remote: Option<NodeId>,
     hub: HubHandle,
 }
 
@@ -73,7 +80,20 @@ impl HubHandle {
             owners: RoomOwners::new(senders.len()),
             shards: senders.into(),
             next_conn: Arc::new(AtomicU64::new(1)),
+            cluster: None,
         })
+    }
+
+    /// The same hub in cluster mode: rooms are claimed through `cluster`, and a connection
+    /// whose room another node owns is served there.
+    pub fn with_cluster(mut self, cluster: ClusterHandle) -> HubHandle {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// Cluster mode's handle, if on.
+    pub fn cluster(&self) -> Option<&ClusterHandle> {
+        self.cluster.as_ref()
     }
 
     /// Which shard owns which room.
@@ -92,6 +112,7 @@ impl HubHandle {
             id,
             link: Arc::new(Link::new(id, outbound)),
             seat: SeatTracker::default(),
+            remote: None,
             hub: self.clone(),
         })
     }
@@ -121,6 +142,9 @@ impl Connection {
 
     /// Forwards a validated relay frame as its original text.
     pub async fn forward(&mut self, kind: RelayKind, frame: ByteString) {
+        if self.forward_remote(kind, &frame) {
+            return;
+        }
         let Route::Shard {
             shard, introduce, ..
         } = self.seat.route_relay()
@@ -138,6 +162,14 @@ impl Connection {
     }
 
     async fn send_input(&mut self, input: Input) {
+        if self.hub.cluster.is_some() && !self.send_input_cluster(&input).await {
+            return;
+        }
+        self.send_local(input).await;
+    }
+
+    /// Sends `input` to this node's shards, following the seat.
+    async fn send_local(&mut self, input: Input) {
         let Route::Shard {
             shard,
             introduce,

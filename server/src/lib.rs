@@ -1,6 +1,7 @@
 //! visavis server: serves the app, introduces two peers over `/ws`, and hands out ICE settings.
 //! Media and chat never pass through it.
 
+pub mod cluster;
 pub mod config;
 pub mod hub;
 pub mod ice;

@@ -1,6 +1,7 @@
 //! Prometheus metrics: one registry per server instance (no global state), rendered at
 //! `/metrics` in the text exposition format.
 
+use crate::cluster::ClusterMetrics;
 use crate::turn::TurnMetrics;
 use prometheus::{
     Encoder, Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
@@ -36,6 +37,8 @@ pub struct Metrics {
     pub relay_transports: IntCounterVec,
     /// The built-in TURN relay's metrics (all zero when it does not run).
     pub turn: TurnMetrics,
+    /// Cluster mode's metrics (all zero in single-node mode).
+    pub cluster: ClusterMetrics,
 }
 
 impl Metrics {
@@ -97,6 +100,7 @@ impl Metrics {
                     .expect("each metric is registered once");
                 turn
             },
+            cluster: ClusterMetrics::register(&registry).expect("each metric is registered once"),
             registry,
         }
     }

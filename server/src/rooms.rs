@@ -271,6 +271,20 @@ impl Rooms {
         self.rooms.keys()
     }
 
+    /// Forgets a room entirely, without telling anyone (cluster mode: another node owns it
+    /// now, and the clients rejoin there). Returns the connections that were seated in it.
+    pub fn remove_room(&mut self, name: &RoomName) -> Vec<ConnId> {
+        let Some(room) = self.rooms.remove(name) else {
+            return Vec::new();
+        };
+        self.budget.close();
+        let conns: Vec<ConnId> = room.seats.iter().filter_map(Seat::conn).collect();
+        for conn in &conns {
+            self.seat_of.remove(conn);
+        }
+        conns
+    }
+
     /// The room `conn` is in, if any.
     pub fn room_of(&self, conn: ConnId) -> Option<&RoomName> {
         self.seat_of.get(&conn)

@@ -98,8 +98,14 @@ async fn healthz() -> HttpResponse {
 async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let hub = state.hub.is_alive();
     let app = state.static_dir.join("index.html").is_file();
-    let body = format!("{{\"hub\":{hub},\"static_files\":{app}}}\n");
-    let mut response = if hub && app {
+    // Cluster mode: without Redis no new call can be placed, so the balancer should look
+    // elsewhere.
+    let redis = state.hub.cluster().map(|cluster| cluster.is_connected());
+    let body = match redis {
+        None => format!("{{\"hub\":{hub},\"static_files\":{app}}}\n"),
+        Some(redis) => format!("{{\"hub\":{hub},\"static_files\":{app},\"redis\":{redis}}}\n"),
+    };
+    let mut response = if hub && app && redis != Some(false) {
         HttpResponse::Ok()
     } else {
         HttpResponse::ServiceUnavailable()

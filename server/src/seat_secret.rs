@@ -47,6 +47,12 @@ pub fn load_or_create(data_dir: &Path) -> anyhow::Result<[u8; SECRET_BYTES]> {
     }
 }
 
+/// Reads the secret from a file every node of a cluster is given; it must exist.
+pub fn load_file(path: &Path) -> anyhow::Result<[u8; SECRET_BYTES]> {
+    let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    parse(&text).with_context(|| malformed(path))
+}
+
 fn malformed(path: &Path) -> String {
     format!(
         "{} does not hold a seat-token secret (64 hex digits); fix or delete it \

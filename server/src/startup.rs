@@ -12,6 +12,7 @@ use anyhow::{anyhow, Context};
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 
+use crate::cluster::{ClusterHandle, NodeId};
 use crate::config::Config;
 use crate::hub::HubHandle;
 use crate::ice::{builtin_relay_urls, IceConfig};
@@ -55,6 +56,15 @@ impl Application {
             metrics.clone(),
         )
         .context("starting the hub shards")?;
+        let hub = match &config.redis_url {
+            None => hub,
+            Some(url) => {
+                let node = config.node_id.clone().unwrap_or_else(random_node_id);
+                let cluster = ClusterHandle::start(url, node, hub.clone(), metrics.cluster.clone())
+                    .context("starting cluster mode")?;
+                hub.with_cluster(cluster)
+            }
+        };
         let relay = start_relay(&config, &metrics).await?;
         let relay_urls = relay
             .as_ref()
@@ -183,7 +193,10 @@ impl Application {
 /// directory (so tokens survive a restart) in each, an RNG of its own seeded from the OS, and
 /// one room budget for all, so `--max-rooms` counts every shard's rooms together.
 fn shard_rooms(config: &Config, shards: usize) -> anyhow::Result<Vec<Rooms>> {
-    let secret = seat_secret::load_or_create(&config.data_dir)?;
+    let secret = match &config.seat_secret_file {
+        Some(path) => seat_secret::load_file(path)?,
+        None => seat_secret::load_or_create(&config.data_dir)?,
+    };
     let budget = RoomBudget::new(config.max_rooms);
     (0..shards.max(1))
         .map(|_| {
@@ -195,6 +208,13 @@ fn shard_rooms(config: &Config, shards: usize) -> anyhow::Result<Vec<Rooms>> {
                 .with_leaving_grace(Duration::from_secs(config.leaving_grace_secs)))
         })
         .collect()
+}
+
+/// A node id for a node started without --node-id: random, so two nodes never share one.
+fn random_node_id() -> NodeId {
+    let id = format!("node-{:08x}", rand::random::<u32>());
+    // Always valid: letters, digits and a dash.
+    NodeId::try_from(id).unwrap_or_else(|_| unreachable!("a valid node id"))
 }
 
 /// A one-route server for `/metrics` on its own address, typically private.

@@ -41,6 +41,13 @@ pub(super) enum Command {
     },
     /// A grace timer ran out.
     GraceExpired { room: RoomName, absence: AbsenceId },
+    /// Cluster mode: the names of this shard's rooms, for renewing their ownership.
+    RoomNames {
+        reply: oneshot::Sender<Vec<RoomName>>,
+    },
+    /// Cluster mode: another node owns this room now; forget it and close its sockets (as
+    /// lost, so their clients rejoin there).
+    Evict { room: RoomName },
 }
 
 /// The counters of relayed messages, looked up once instead of per message.
@@ -145,6 +152,15 @@ impl Shard {
                     tracing::info!(%room, "seat freed: grace period over");
                     self.metrics.seat_grace_expired.inc();
                     self.deliver(out);
+                }
+            }
+            Command::RoomNames { reply } => {
+                let _ = reply.send(self.rooms.room_names().cloned().collect());
+            }
+            Command::Evict { room } => {
+                for conn in self.rooms.remove_room(&room) {
+                    tracing::info!(%conn, %room, "room moved to another node; closing the socket");
+                    self.drop_connection(conn);
                 }
             }
         }

@@ -1014,3 +1014,25 @@ fn a_leaving_connection_replaced_by_a_rejoin_is_forgotten() {
     assert_eq!(lose(&mut rooms, C), vec![(B, reconnecting("r"))]);
     assert_eq!(rooms.take_grace_timers()[0].after, DEFAULT_GRACE);
 }
+
+#[test]
+fn a_removed_room_is_forgotten_with_its_seats_and_its_budget() {
+    // Cluster mode: another node owns the room now; this node lets go without a word.
+    let mut rooms = new_rooms().with_room_limit(1);
+    join(&mut rooms, A, "kitchen");
+    join(&mut rooms, B, "kitchen");
+    lose(&mut rooms, B);
+    let mut removed = rooms.remove_room(&room("kitchen"));
+    removed.sort();
+    assert_eq!(removed, vec![A], "only present seats have sockets to close");
+    rooms.check_invariants().expect("invariants hold");
+    assert_eq!(rooms.room_count(), 0);
+    assert_eq!(rooms.room_of(A), None);
+    assert!(rooms.remove_room(&room("kitchen")).is_empty());
+    // Its grace timer ends in nothing, and its place under the room limit is free again.
+    assert!(expire_all(&mut rooms).is_empty());
+    assert_eq!(
+        strip(&join(&mut rooms, C, "garden")),
+        vec![(C, created("garden"))]
+    );
+}
