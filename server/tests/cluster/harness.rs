@@ -199,6 +199,11 @@ pub struct Cluster {
 impl Cluster {
     /// Redis and `count` nodes, each ready (Redis connected).
     pub async fn start(count: usize) -> Cluster {
+        Cluster::start_with(count, |_| Vec::new()).await
+    }
+
+    /// Like [`Cluster::start`], node `index` also getting the flags `extra(index)`.
+    pub async fn start_with(count: usize, extra: impl Fn(usize) -> Vec<String>) -> Cluster {
         let redis = Redis::start().await;
         let dir = tempfile::tempdir().expect("a temporary directory");
         std::fs::write(dir.path().join("index.html"), "<html>cluster test</html>")
@@ -214,7 +219,7 @@ impl Cluster {
             dir,
         };
         for index in 0..count {
-            let node = cluster.spawn_node(&format!("n{index}"));
+            let node = cluster.spawn_node(&format!("n{index}"), &extra(index));
             cluster.nodes.push(node);
         }
         for node in &cluster.nodes {
@@ -223,8 +228,8 @@ impl Cluster {
         cluster
     }
 
-    /// Starts one more node process (not waiting for it).
-    fn spawn_node(&self, id: &str) -> Node {
+    /// Starts one more node process with `extra` flags (not waiting for it).
+    fn spawn_node(&self, id: &str, extra: &[String]) -> Node {
         let port = free_port();
         let dir = self.dir.path();
         let data = dir.join(format!("data-{id}"));
@@ -239,6 +244,7 @@ impl Cluster {
             .args(["--seat-secret-file", &path(&dir.join("seat-secret"))])
             .args(["--redis-url", &self.redis.url(), "--node-id", id])
             .args(["--metrics-token", METRICS_TOKEN, "--hub-shards", "2"])
+            .args(extra)
             .env("RUST_LOG", "info")
             .stdout(out)
             .stderr(err)

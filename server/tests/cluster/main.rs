@@ -12,3 +12,4 @@ mod helpers;
 mod lab;
 mod races;
 mod redis_outage;
+mod turn_relays;
