@@ -37,16 +37,21 @@
 //! - [`wait`]: waiting on page state, and the timeouts;
 //! - [`turn`]: TURN: coturn, STUN probes, relay ports and allocations;
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
+//! - [`floor`], [`setup_steps`], [`first_visit`]: `measure_setup`'s in-page floor of call set-up,
+//!   the app's per-step performance marks, and a first visit's bytes and time to interactive;
 //! - [`flows`]: room names and links, and two people getting into a call;
 //! - [`paths`]: where the workspace, the client build and the diagnostics are.
 
 pub mod app;
 pub mod browser;
 pub mod context;
+pub mod first_visit;
+pub mod floor;
 pub mod flows;
 pub mod measure;
 pub mod paths;
 pub mod person;
+pub mod setup_steps;
 pub mod turn;
 pub mod turn_transports;
 pub mod wait;
