@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{bail, Context as _};
 use serde_json::{json, Value};
 
-use crate::{Person, PAGE_LOAD_TIMEOUT};
+use crate::{BrowserKind, Person, PAGE_LOAD_TIMEOUT};
 
 /// Installed before the page's own scripts: marks the moment `#callButton` exists and is
 /// enabled (`performance.mark`, read back by the harness; nothing is added to the app).
@@ -76,6 +76,21 @@ impl FirstVisit {
             self.dom_content_loaded_ms
         );
     }
+}
+
+/// [`measure_first_visit`] of `base_url` + `path` if the browsers are Chromium (the measurement
+/// needs the DevTools Protocol); `None` in other browsers.
+pub async fn in_chromium(
+    person: &Person,
+    base_url: &str,
+    path: &str,
+) -> anyhow::Result<Option<FirstVisit>> {
+    if BrowserKind::from_env() != BrowserKind::Chromium {
+        return Ok(None);
+    }
+    measure_first_visit(person, &format!("{base_url}{path}"))
+        .await
+        .map(Some)
 }
 
 /// Opens `url` in `person`'s browser (Chromium: it needs the DevTools Protocol to mark the button

@@ -10,6 +10,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
+use crate::setup_steps::{read_marks_named, since_start, Step};
 use crate::{is_playing, Person, TestContext, VideoSample, PAGE_LOAD_TIMEOUT, VIDEO_TIMEOUT};
 
 /// The floor page.
@@ -85,11 +86,13 @@ impl Floor {
         })
     }
 
-    /// Times one floor call ([`time_floor_call`]), then ends it.
-    pub async fn time_call(&self) -> anyhow::Result<Duration> {
+    /// Times one floor call ([`time_floor_call`]) and reads its steps (the page's `floor:`
+    /// marks, in ms after its start), then ends it.
+    pub async fn time_call(&self) -> anyhow::Result<(Duration, Vec<Step>)> {
         let time = time_floor_call(&self.person).await;
+        let marks = read_marks_named(&self.person, "floor:").await;
         stop_floor_call(&self.person).await;
-        time
+        Ok((time?, since_start("floor", &marks)))
     }
 }
 

@@ -13,10 +13,11 @@ pub type Step = (&'static str, String, f64);
 /// Call click), `media` (camera and microphone open), `socket-open`, `recv:<type>` for each
 /// server message (`recv:config`, `recv:created`, `recv:joined`, `recv:new_peer`,
 /// `recv:invite`, `recv:ok`, `recv:ice_candidate`, ...), `sent:<type>` for each message the page
-/// sent (`sent:join`, `sent:invite`, `sent:ok`, ...), `connected` (ICE connected) and
-/// `remote-track` (the remote stream arrived). Only the first mark of a step counts.
-pub const STEP_NAMES: &str = "start, media, socket-open, recv:<type>, sent:<type>, connected, \
-                              remote-track";
+/// sent (`sent:join`, `sent:invite`, `sent:ok`, ...), `negotiation-needed`, `connected` (ICE
+/// connected) and `remote-track` (the remote stream arrived). Only the first mark of a step
+/// counts.
+pub const STEP_NAMES: &str = "start, media, socket-open, recv:<type>, sent:<type>, \
+                              negotiation-needed, connected, remote-track";
 
 /// One page's marks: (step, wall-clock milliseconds) in the order they were made; the first of
 /// each step only.
@@ -39,12 +40,17 @@ pub async fn clear_marks(person: &Person) {
 
 /// The page's `visavis:` marks.
 pub async fn read_marks(person: &Person) -> Marks {
+    read_marks_named(person, "visavis:").await
+}
+
+/// The page's marks whose names start with `prefix` (taken off the step names).
+pub async fn read_marks_named(person: &Person, prefix: &str) -> Marks {
     let value = person
         .execute(
             "return performance.getEntriesByType('mark')\n\
-               .filter(m => m.name.startsWith('visavis:'))\n\
-               .map(m => [m.name.slice(8), performance.timeOrigin + m.startTime]);",
-            vec![],
+               .filter(m => m.name.startsWith(arguments[0]))\n\
+               .map(m => [m.name.slice(arguments[0].length), performance.timeOrigin + m.startTime]);",
+            vec![serde_json::json!(prefix)],
         )
         .await;
     let mut marks = Marks::default();
@@ -60,6 +66,20 @@ pub async fn read_marks(person: &Person) -> Marks {
         }
     }
     marks
+}
+
+/// One page's steps, in milliseconds after its own `start` mark, sorted by time.
+pub fn since_start(page: &'static str, marks: &Marks) -> Vec<Step> {
+    let Some(origin) = marks.at("start") else {
+        return Vec::new();
+    };
+    let mut steps: Vec<Step> = marks
+        .0
+        .iter()
+        .map(|(step, at)| (page, step.clone(), at - origin))
+        .collect();
+    steps.sort_by(|a, b| a.2.total_cmp(&b.2));
+    steps
 }
 
 /// One call's steps on both pages, in milliseconds after the Callee's `start` (its Call click,
@@ -128,16 +148,29 @@ pub fn step_medians(calls: &[Vec<Step>]) -> Vec<(String, f64, usize)> {
     medians
 }
 
-/// Prints [`step_medians`] as a table.
-pub fn print_step_medians(calls: &[Vec<Step>]) {
+/// Prints [`step_medians`] as a table under `title`.
+pub fn print_step_medians(title: &str, calls: &[Vec<Step>]) {
     let medians = step_medians(calls);
     if medians.is_empty() {
-        println!("step medians: no `visavis:` marks were read");
+        println!("{title}: no marks were read");
         return;
     }
-    println!("step medians (ms after the Callee's Call click; marks of both pages: {STEP_NAMES}):");
+    println!("{title}:");
     for (key, median, count) in medians {
         println!("  {key:<28} {median:>7.1} ms  ({count} calls)");
+    }
+}
+
+/// Prints the step medians of the app's calls (both pages) and of the floor's.
+pub fn print_breakdown(app: &[Vec<Step>], floor: &[Vec<Step>]) {
+    print_step_medians(
+        &format!(
+            "step medians (ms after the Callee's Call click; marks of both pages: {STEP_NAMES})"
+        ),
+        app,
+    );
+    if !floor.is_empty() {
+        print_step_medians("in-page floor step medians (ms after its start)", floor);
     }
 }
 

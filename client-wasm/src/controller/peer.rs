@@ -351,7 +351,10 @@ impl Inner {
                 crate::browser::timeline::mark("remote-track");
                 vm.remote_stream.set(Some(stream));
             }
-            PeerEvent::NegotiationNeeded => self.negotiate(),
+            PeerEvent::NegotiationNeeded => {
+                crate::browser::timeline::mark("negotiation-needed");
+                self.negotiate();
+            }
             PeerEvent::Link(state) if self.ice_watch.borrow().was_connected() => {
                 // Once the call has connected, a dropped link is restored, not fatal.
                 self.link_changed(state);

@@ -28,14 +28,14 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
-use visavis_e2e::first_visit::{measure_first_visit, FirstVisit};
+use visavis_e2e::first_visit::{self, FirstVisit};
 use visavis_e2e::floor::{self, Floor};
 use visavis_e2e::setup_steps::{self, clear_marks, read_marks, Step};
 use visavis_e2e::turn::{random_secret, Coturn};
 use visavis_e2e::turn_transports::{RelayWay, TLS_HOST};
 use visavis_e2e::{
-    connect_pair_at, is_playing, relay_room_path, room_path, unique_room, AppOptions, BrowserKind,
-    Person, TestContext, VideoSample, STEP_TIMEOUT, VIDEO_TIMEOUT,
+    connect_pair_at, is_playing, relay_room_path, room_path, unique_room, AppOptions, Person,
+    TestContext, VideoSample, STEP_TIMEOUT, VIDEO_TIMEOUT,
 };
 
 /// Command-line options.
@@ -145,6 +145,8 @@ struct ModeResult {
     timings: Vec<CallTiming>,
     /// The in-page floor's calls, one after each of the app's (direct mode only).
     floor: Vec<Duration>,
+    /// Each floor call's steps, from its page's marks.
+    floor_steps: Vec<Vec<Step>>,
     /// Each call's steps, from both pages' marks.
     steps: Vec<Vec<Step>>,
     /// The Caller's first visit to the app (direct mode, Chromium only).
@@ -190,7 +192,7 @@ async fn main() -> anyhow::Result<()> {
         if let Some(visit) = &result.first_visit {
             visit.print();
         }
-        setup_steps::print_step_medians(&result.steps);
+        setup_steps::print_breakdown(&result.steps, &result.floor_steps);
         let both: Vec<Duration> = result.timings.iter().map(|t| t.both).collect();
         floor::print_against_floor(&both, &result.floor);
         let summary = Summary::of(&both);
@@ -268,11 +270,9 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<M
     let path = mode.path(&unique_room("measure"));
     // The Caller's browser is fresh: its first page load is a first visit, with an empty cache
     // (measured with the DevTools Protocol, so Chromium only).
-    let first_visit = if mode == Mode::Direct && BrowserKind::from_env() == BrowserKind::Chromium {
-        let url = format!("{}{}", ctx.app().base_url(), path);
-        Some(measure_first_visit(&caller, &url).await?)
-    } else {
-        None
+    let first_visit = match mode {
+        Mode::Direct => first_visit::in_chromium(&caller, &ctx.app().base_url(), &path).await?,
+        _ => None,
     };
     tokio::join!(caller.open(&path), callee.open(&path));
     // The floor runs in a third browser, one call after each of the app's.
@@ -283,6 +283,7 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<M
 
     let mut timings = Vec::with_capacity(calls);
     let mut floor_times = Vec::with_capacity(calls);
+    let mut floor_steps = Vec::with_capacity(calls);
     let mut all_steps = Vec::with_capacity(calls);
     for n in 1..=calls {
         tokio::join!(clear_marks(&caller), clear_marks(&callee));
@@ -331,14 +332,20 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<M
         );
 
         if let Some(floor) = &floor {
-            let time = floor.time_call().await.context(format!("floor call {n}"))?;
-            println!("floor {n}: {:.0} ms until both remote videos play", millis(time));
+            let (time, steps) = floor.time_call().await.context(format!("floor call {n}"))?;
+            println!(
+                "floor {n}: {:.0} ms until both remote videos play",
+                millis(time)
+            );
+            println!("  steps: {}", setup_steps::describe(&steps));
             floor_times.push(time);
+            floor_steps.push(steps);
         }
     }
     Ok(ModeResult {
         timings,
         floor: floor_times,
+        floor_steps,
         steps: all_steps,
         first_visit,
     })
