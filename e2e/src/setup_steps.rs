@@ -14,10 +14,10 @@ pub type Step = (&'static str, String, f64);
 /// server message (`recv:config`, `recv:created`, `recv:joined`, `recv:new_peer`,
 /// `recv:invite`, `recv:ok`, `recv:ice_candidate`, ...), `sent:<type>` for each message the page
 /// sent (`sent:join`, `sent:invite`, `sent:ok`, ...), `negotiation-needed`, `connected` (ICE
-/// connected) and `remote-track` (the remote stream arrived). Only the first mark of a step
-/// counts.
+/// connected) and `remote-track` (the remote stream arrived); the harness adds `first-frame`
+/// (the remote video's first decoded frame). Only the first mark of a step counts.
 pub const STEP_NAMES: &str = "start, media, socket-open, recv:<type>, sent:<type>, \
-                              negotiation-needed, connected, remote-track";
+                              negotiation-needed, connected, remote-track, first-frame";
 
 /// One page's marks: (step, wall-clock milliseconds) in the order they were made; the first of
 /// each step only.
@@ -31,16 +31,33 @@ impl Marks {
     }
 }
 
-/// Forgets the page's marks, so the next call's are its own.
+/// Forgets the page's marks, so the next call's are its own, and watches for the remote
+/// video's first frame: the harness's own mark `e2e:first-frame` (read as `first-frame`), made
+/// in the page, as soon as `#remoteVideo` knows its size (a frame was decoded), so the step
+/// table is free of the harness's polling and WebDriver round trips.
 pub async fn clear_marks(person: &Person) {
     person
-        .execute("performance.clearMarks(); return true;", vec![])
+        .execute(
+            "performance.clearMarks();\n\
+             clearInterval(window.__visavisE2eFirstFrame);\n\
+             window.__visavisE2eFirstFrame = setInterval(() => {\n\
+               const v = document.getElementById('remoteVideo');\n\
+               if (v && v.videoWidth > 0) {\n\
+                 performance.mark('e2e:first-frame');\n\
+                 clearInterval(window.__visavisE2eFirstFrame);\n\
+               }\n\
+             }, 5);\n\
+             return true;",
+            vec![],
+        )
         .await;
 }
 
-/// The page's `visavis:` marks.
+/// The page's `visavis:` marks and the harness's `e2e:` ones (see [`clear_marks`]).
 pub async fn read_marks(person: &Person) -> Marks {
-    read_marks_named(person, "visavis:").await
+    let mut marks = read_marks_named(person, "visavis:").await;
+    marks.0.extend(read_marks_named(person, "e2e:").await.0);
+    marks
 }
 
 /// The page's marks whose names start with `prefix` (taken off the step names).
