@@ -242,6 +242,21 @@ mod tests {
     }
 
     #[test]
+    fn a_single_page_counts_from_its_own_start() {
+        let floor = Marks(vec![
+            ("offer".into(), 520.0),
+            ("start".into(), 500.0),
+            ("media".into(), 510.0),
+        ]);
+        let steps: Vec<_> = since_start("floor", &floor)
+            .into_iter()
+            .map(|(page, step, ms)| format!("{page}:{step}:{ms}"))
+            .collect();
+        assert_eq!(steps, ["floor:start:0", "floor:media:10", "floor:offer:20"]);
+        assert!(since_start("floor", &Marks(vec![("media".into(), 1.0)])).is_empty());
+    }
+
+    #[test]
     fn medians() {
         assert_eq!(median(&mut []), None);
         assert_eq!(median(&mut [3.0, 1.0, 2.0]), Some(2.0));
