@@ -40,6 +40,8 @@
 //! - [`measure`]: what a test measures itself: video samples, tracks, `getStats()` pairs;
 //! - [`media_flow`]: what a call sends and receives, and what the video sender was asked;
 //! - [`netns`]: a degraded network for one browser (a namespace, a veth pair, loss and a rate limit);
+//! - [`floor`], [`setup_steps`], [`first_visit`]: `measure_setup`'s in-page floor of call set-up,
+//!   the app's per-step performance marks, and a first visit's bytes and time to interactive;
 //! - [`flows`]: room names and links, and two people getting into a call;
 //! - [`paths`]: where the workspace, the client build and the diagnostics are.
 
@@ -47,12 +49,15 @@ pub mod app;
 pub mod browser;
 pub mod cluster;
 pub mod context;
+pub mod first_visit;
+pub mod floor;
 pub mod flows;
 pub mod measure;
 pub mod media_flow;
 pub mod netns;
 pub mod paths;
 pub mod person;
+pub mod setup_steps;
 pub mod turn;
 pub mod turn_transports;
 pub mod wait;

@@ -9,6 +9,7 @@ use web_sys::Window;
 
 pub mod js_error;
 mod listener;
+pub mod timeline;
 pub mod wake_lock;
 
 pub use listener::{page_visible, PageListener};

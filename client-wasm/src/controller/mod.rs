@@ -296,6 +296,7 @@ impl Inner {
         // Show the name exactly as it will be used.
         vm.room_input.set(room.to_string());
         self.teardown();
+        crate::browser::timeline::mark("start");
         let attempt = self.attempt.get();
         vm.starting.set(true);
         vm.chat_log.update(ChatLog::clear);

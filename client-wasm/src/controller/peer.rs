@@ -347,14 +347,21 @@ impl Inner {
                 self.ice_watch.borrow_mut().gathering_complete();
                 self.check_ice();
             }
-            PeerEvent::RemoteStream(stream) => vm.remote_stream.set(Some(stream)),
-            PeerEvent::NegotiationNeeded => self.negotiate(),
+            PeerEvent::RemoteStream(stream) => {
+                crate::browser::timeline::mark("remote-track");
+                vm.remote_stream.set(Some(stream));
+            }
+            PeerEvent::NegotiationNeeded => {
+                crate::browser::timeline::mark("negotiation-needed");
+                self.negotiate();
+            }
             PeerEvent::Link(state) if self.ice_watch.borrow().was_connected() => {
                 // Once the call has connected, a dropped link is restored, not fatal.
                 self.link_changed(state);
             }
             PeerEvent::Link(LinkState::Failed) => self.connection_failed(),
             PeerEvent::Link(LinkState::Connected) => {
+                crate::browser::timeline::mark("connected");
                 self.ice_watch.borrow_mut().connected();
                 self.recovery.borrow_mut().link = Some(LinkState::Connected);
                 self.apply(Trigger::Link(LinkState::Connected));

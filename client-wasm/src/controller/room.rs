@@ -20,6 +20,7 @@ impl Inner {
     // ----- joining a room -------------------------------------------------------------------
 
     pub(super) fn media_ready(self: &Rc<Self>, room: RoomName, media: LocalMedia) {
+        crate::browser::timeline::mark("media");
         self.adopt_media(media);
         self.watch_visibility();
         self.session.borrow_mut().wanted = Some(room);

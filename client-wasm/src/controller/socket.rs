@@ -71,8 +71,14 @@ impl Inner {
     pub(super) fn on_signaling(self: &Rc<Self>, event: SignalingEvent) {
         match event {
             // Nothing to do yet: the server sends `config` first, and the join waits for it.
-            SignalingEvent::Opened => self.socket_opened.set(true),
-            SignalingEvent::Message(message) => self.on_server_message(message),
+            SignalingEvent::Opened => {
+                crate::browser::timeline::mark("socket-open");
+                self.socket_opened.set(true);
+            }
+            SignalingEvent::Message(message) => {
+                crate::browser::timeline::mark(&format!("recv:{}", message.kind()));
+                self.on_server_message(message);
+            }
             SignalingEvent::Closed { code } => self.on_socket_closed(code),
         }
     }
@@ -149,8 +155,9 @@ impl Inner {
                 message.kind()
             )),
         };
-        if let Err(err) = result {
-            warn!("signaling: {err}");
+        match result {
+            Ok(()) => crate::browser::timeline::mark(&format!("sent:{}", message.kind())),
+            Err(err) => warn!("signaling: {err}"),
         }
     }
 }

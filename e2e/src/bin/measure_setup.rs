@@ -1,7 +1,12 @@
 //! Measures call set-up time: N calls in a row between two headless browsers, timing each from
 //! the second person's Call click to remote video playing on both sides.
 //!
-//! `cargo run --release -p visavis-e2e --bin measure_setup -- --calls 7` measures direct calls;
+//! `cargo run --release -p visavis-e2e --bin measure_setup -- --calls 7` measures direct calls,
+//! each followed by a call of the in-page floor (`visavis_e2e::floor`: two peer connections in
+//! one page, no server, in a third browser), and prints both medians and their ratio; it also
+//! prints the Caller's first visit (Chromium: bytes over the wire per file, time to the Call
+//! button enabled) and where each call's set-up time went (the app's `visavis:` performance
+//! marks on both pages, `visavis_e2e::setup_steps`). Every mode prints the step marks;
 //! `--relay` measures relay-only calls (`?ice=relay`) through the built-in TURN relay on
 //! loopback; `--compare` measures both, one after the other, and prints them side by side.
 //! `--transports` measures relay-only calls through the built-in relay over UDP, over TCP (from
@@ -23,6 +28,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
 use clap::Parser;
+use visavis_e2e::first_visit::{self, FirstVisit};
+use visavis_e2e::floor::{self, Floor};
+use visavis_e2e::setup_steps::{self, clear_marks, read_marks, Step};
 use visavis_e2e::turn::{random_secret, Coturn};
 use visavis_e2e::turn_transports::{RelayWay, TLS_HOST};
 use visavis_e2e::{
@@ -110,8 +118,8 @@ struct Summary {
 }
 
 impl Summary {
-    fn of(timings: &[CallTiming]) -> Summary {
-        let mut sorted: Vec<f64> = timings.iter().map(|t| millis(t.both)).collect();
+    fn of(durations: &[Duration]) -> Summary {
+        let mut sorted: Vec<f64> = durations.iter().map(|&d| millis(d)).collect();
         sorted.sort_by(f64::total_cmp);
         let middle = sorted.len() / 2;
         let median = if sorted.len() % 2 == 1 {
@@ -130,6 +138,20 @@ impl Summary {
 
 /// How often both pages are polled while timing.
 const SAMPLE_INTERVAL: Duration = Duration::from_millis(50);
+
+/// What one mode's measurement produced.
+struct ModeResult {
+    /// The app's calls.
+    timings: Vec<CallTiming>,
+    /// The in-page floor's calls, one after each of the app's (direct mode only).
+    floor: Vec<Duration>,
+    /// Each floor call's steps, from its page's marks.
+    floor_steps: Vec<Vec<Step>>,
+    /// Each call's steps, from both pages' marks.
+    steps: Vec<Vec<Step>>,
+    /// The Caller's first visit to the app (direct mode, Chromium only).
+    first_visit: Option<FirstVisit>,
+}
 
 /// One call's timings, from the click.
 struct CallTiming {
@@ -166,8 +188,14 @@ async fn main() -> anyhow::Result<()> {
     let mut summaries = Vec::new();
     for &mode in modes {
         println!("-- {} calls --", mode.name());
-        let timings = run_mode(mode, args.calls).await?;
-        let summary = Summary::of(&timings);
+        let result = run_mode(mode, args.calls).await?;
+        if let Some(visit) = &result.first_visit {
+            visit.print();
+        }
+        setup_steps::print_breakdown(&result.steps, &result.floor_steps);
+        let both: Vec<Duration> = result.timings.iter().map(|t| t.both).collect();
+        floor::print_against_floor(&both, &result.floor);
+        let summary = Summary::of(&both);
         println!(
             "{}: calls: {}  median: {:.0} ms  min: {:.0} ms  max: {:.0} ms",
             mode.name(),
@@ -202,7 +230,7 @@ async fn main() -> anyhow::Result<()> {
 }
 
 /// Measures `calls` calls in `mode` with a fresh app and fresh browsers.
-async fn run_mode(mode: Mode, calls: usize) -> anyhow::Result<Vec<CallTiming>> {
+async fn run_mode(mode: Mode, calls: usize) -> anyhow::Result<ModeResult> {
     let test_name = format!("measure_setup_{}", mode.name().replace('/', "_"));
     let ctx = TestContext::start_with(&test_name, mode.app_options()?).await?;
     run_in(ctx.clone(), measure(ctx, mode, calls)).await
@@ -231,7 +259,7 @@ fn millis(duration: Duration) -> f64 {
     duration.as_secs_f64() * 1000.0
 }
 
-async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<Vec<CallTiming>> {
+async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<ModeResult> {
     let (caller, callee) = match mode {
         Mode::RelayOver(way) => (
             way.person(&ctx, "caller").await,
@@ -240,10 +268,25 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<V
         Mode::Direct | Mode::Relay => (ctx.person("caller").await, ctx.person("callee").await),
     };
     let path = mode.path(&unique_room("measure"));
+    // The Caller's browser is fresh: its first page load is a first visit, with an empty cache
+    // (measured with the DevTools Protocol, so Chromium only).
+    let first_visit = match mode {
+        Mode::Direct => first_visit::in_chromium(&caller, &ctx.app().base_url(), &path).await?,
+        _ => None,
+    };
     tokio::join!(caller.open(&path), callee.open(&path));
+    // The floor runs in a third browser, one call after each of the app's.
+    let floor = match mode {
+        Mode::Direct => Some(Floor::open(&ctx).await?),
+        _ => None,
+    };
 
     let mut timings = Vec::with_capacity(calls);
+    let mut floor_times = Vec::with_capacity(calls);
+    let mut floor_steps = Vec::with_capacity(calls);
+    let mut all_steps = Vec::with_capacity(calls);
     for n in 1..=calls {
+        tokio::join!(clear_marks(&caller), clear_marks(&callee));
         caller.click("callButton").await;
         caller.wait_for_call_state("waiting", STEP_TIMEOUT).await;
 
@@ -277,14 +320,35 @@ async fn measure(ctx: TestContext, mode: Mode, calls: usize) -> anyhow::Result<V
                 .with_context(|| format!("call {n}"))?;
         }
         timings.push(timing);
+        let (caller_marks, callee_marks) = tokio::join!(read_marks(&caller), read_marks(&callee));
+        let steps = setup_steps::timeline(&caller_marks, &callee_marks);
+        println!("  steps: {}", setup_steps::describe(&steps));
+        all_steps.push(steps);
 
         caller.click("hangupButton").await;
         tokio::join!(
             caller.wait_for_call_state("ended", STEP_TIMEOUT),
             callee.wait_for_call_state("ended", STEP_TIMEOUT),
         );
+
+        if let Some(floor) = &floor {
+            let (time, steps) = floor.time_call().await.context(format!("floor call {n}"))?;
+            println!(
+                "floor {n}: {:.0} ms until both remote videos play",
+                millis(time)
+            );
+            println!("  steps: {}", setup_steps::describe(&steps));
+            floor_times.push(time);
+            floor_steps.push(steps);
+        }
     }
-    Ok(timings)
+    Ok(ModeResult {
+        timings,
+        floor: floor_times,
+        floor_steps,
+        steps: all_steps,
+        first_visit,
+    })
 }
 
 /// Both browsers' selected pairs (read by the test, not the app) have a local relay candidate
@@ -386,25 +450,12 @@ const OUTAGE: Duration = Duration::from_secs(5);
 /// How long both pages may take to show `reconnecting`, and then `connected` again.
 const RECOVERY_TIMEOUT: Duration = Duration::from_secs(40);
 
-/// Median, minimum and maximum of some durations, in milliseconds.
-fn summarize(durations: &[Duration]) -> Summary {
-    let timings: Vec<CallTiming> = durations
-        .iter()
-        .map(|&both| CallTiming {
-            both,
-            caller: both,
-            callee: both,
-        })
-        .collect();
-    Summary::of(&timings)
-}
-
 async fn measure_recovery(outages: usize) -> anyhow::Result<()> {
     let mut summaries = Vec::new();
     for outage in [Outage::ServerRestart, Outage::RelayOutage] {
         println!("-- {} x {outages} --", outage.name());
         let times = run_recovery(outage, outages).await?;
-        let summary = summarize(&times);
+        let summary = Summary::of(&times);
         println!(
             "{}: outages: {}  median: {:.0} ms  min: {:.0} ms  max: {:.0} ms",
             outage.name(),
