@@ -6,16 +6,12 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 
-use crate::harness::Cluster;
-use crate::helpers::{sample_sdp, without_seat, TestClient};
+use crate::harness::{check_relay, rejoined, Cluster};
+use crate::helpers::{without_seat, TestClient};
 
 /// How long a killed node's sockets may take to be noticed and dropped on the other nodes:
 /// its liveness key expires within 3 s, and peers look once a second.
 const DETECTED: Duration = Duration::from_secs(10);
-
-fn rejoined(room: &str, peer_present: bool) -> Value {
-    json!({"type": "rejoined", "room": room, "peer_present": peer_present})
-}
 
 /// Rejoins through `port` until the reply is not `server_busy` (a room whose owner just died
 /// may need its takeover to become possible), and returns it.
@@ -29,15 +25,6 @@ async fn rejoin_through(port: u16, name: &str, room: &str, token: &str) -> (Test
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn check_relay(a: &mut TestClient, b: &mut TestClient) {
-    let invite = json!({"type": "invite", "sdp": sample_sdp("again")});
-    a.send_json(invite.clone()).await;
-    assert_eq!(b.recv_json().await, invite);
-    let ok = json!({"type": "ok", "sdp": sample_sdp("again-answer")});
-    b.send_json(ok.clone()).await;
-    assert_eq!(a.recv_json().await, ok);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -71,13 +58,9 @@ async fn killing_the_owner_mid_call_both_rejoin_through_the_survivors() {
     check_relay(&mut bob, &mut alice).await;
     alice.expect_nothing().await;
     bob.expect_nothing().await;
-    let takeovers: f64 = cluster.nodes[2]
-        .metrics()
-        .await
-        .lines()
-        .find_map(|line| line.strip_prefix("visavis_cluster_takeovers_total "))
-        .and_then(|value| value.trim().parse().ok())
-        .expect("the takeover counter");
+    let takeovers = cluster.nodes[2]
+        .metric("visavis_cluster_takeovers_total")
+        .await;
     assert_eq!(takeovers, 1.0);
 }
 

@@ -11,6 +11,8 @@ use std::time::Duration;
 use tempfile::TempDir;
 use tokio::time::{sleep, Instant};
 
+use crate::helpers::{sample_sdp, TestClient};
+
 /// The bearer token of every node's `/metrics`.
 pub const METRICS_TOKEN: &str = "cluster-test";
 
@@ -276,4 +278,19 @@ impl Drop for Cluster {
 
 fn path(path: &Path) -> String {
     path.display().to_string()
+}
+
+/// The `rejoined` answer (its seat token left out, see `without_seat`).
+pub fn rejoined(room: &str, peer_present: bool) -> serde_json::Value {
+    serde_json::json!({"type": "rejoined", "room": room, "peer_present": peer_present})
+}
+
+/// An offer from `a` reaches `b`, and the answer from `b` reaches `a`, unchanged.
+pub async fn check_relay(a: &mut TestClient, b: &mut TestClient) {
+    let invite = serde_json::json!({"type": "invite", "sdp": sample_sdp("again")});
+    a.send_json(invite.clone()).await;
+    assert_eq!(b.recv_json().await, invite);
+    let ok = serde_json::json!({"type": "ok", "sdp": sample_sdp("again-answer")});
+    b.send_json(ok.clone()).await;
+    assert_eq!(a.recv_json().await, ok);
 }

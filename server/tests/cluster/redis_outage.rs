@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde_json::json;
 
-use crate::harness::Cluster;
+use crate::harness::{check_relay, rejoined, Cluster};
 use crate::helpers::{sample_sdp, without_seat, TestClient};
 
 /// How long the nodes may take to notice Redis is gone, or back.
@@ -62,21 +62,12 @@ async fn without_redis_new_joins_are_refused_and_service_returns_with_it() {
         node.wait_ready(200, NOTICED).await;
     }
     let reply = bob.rejoin("kitchen", &bob_token, false).await;
-    assert_eq!(
-        without_seat(&reply),
-        json!({"type": "rejoined", "room": "kitchen", "peer_present": true}),
-        "{reply}"
-    );
+    assert_eq!(without_seat(&reply), rejoined("kitchen", true), "{reply}");
     assert_eq!(
         alice.recv_json().await,
         json!({"type": "peer_reconnected", "room": "kitchen"})
     );
-    let invite = json!({"type": "invite", "sdp": sample_sdp("alice")});
-    alice.send_json(invite.clone()).await;
-    assert_eq!(bob.recv_json().await, invite);
-    let ok = json!({"type": "ok", "sdp": sample_sdp("bob")});
-    bob.send_json(ok.clone()).await;
-    assert_eq!(alice.recv_json().await, ok);
+    check_relay(&mut alice, &mut bob).await;
     // New calls across nodes work again.
     let mut erin = TestClient::connect(b, "erin on n1").await;
     let mut frank = TestClient::connect(a, "frank on n0").await;
