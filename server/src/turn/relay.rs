@@ -146,18 +146,8 @@ impl TurnRelay {
             bail!("the TURN relay port range {min_port}..={max_port} is empty or includes port 0");
         }
 
-        let socket = Arc::new(
-            UdpSocket::bind(config.listen)
-                .await
-                .with_context(|| format!("binding the TURN listener on {}", config.listen))?,
-        );
-        let local_addr = socket
-            .local_addr()
-            .context("reading the TURN listener's address")?;
-        // TCP on the very port UDP got (which matters when the configured port is 0).
-        let tcp_listener = TcpListener::bind(local_addr)
-            .await
-            .with_context(|| format!("binding the TURN TCP listener on {local_addr}"))?;
+        let (socket, tcp_listener, local_addr) = bind_udp_and_tcp(config.listen).await?;
+        let socket = Arc::new(socket);
         let tls_listener = match &config.tls {
             Some(tls) => Some((
                 TcpListener::bind(tls.listen)
@@ -368,6 +358,40 @@ fn relay_bind_host(listen_ip: IpAddr, external_ip: IpAddr) -> String {
     match ip {
         IpAddr::V4(v4) => v4.to_string(),
         IpAddr::V6(v6) => format!("[{v6}]"),
+    }
+}
+
+/// How many port pairs to try when the configured port is 0 and the port UDP got is already
+/// taken for TCP by someone else.
+const EPHEMERAL_PAIR_ATTEMPTS: usize = 8;
+
+/// Binds UDP on `listen`, then TCP on the very port UDP got. With port 0 the system picks a
+/// free UDP port, which may be in use for TCP: then another pair is tried.
+async fn bind_udp_and_tcp(
+    listen: SocketAddr,
+) -> anyhow::Result<(UdpSocket, TcpListener, SocketAddr)> {
+    let mut attempt = 1;
+    loop {
+        let socket = UdpSocket::bind(listen)
+            .await
+            .with_context(|| format!("binding the TURN listener on {listen}"))?;
+        let local_addr = socket
+            .local_addr()
+            .context("reading the TURN listener's address")?;
+        match TcpListener::bind(local_addr).await {
+            Ok(tcp) => return Ok((socket, tcp, local_addr)),
+            Err(error)
+                if listen.port() == 0
+                    && error.kind() == std::io::ErrorKind::AddrInUse
+                    && attempt < EPHEMERAL_PAIR_ATTEMPTS =>
+            {
+                attempt += 1;
+            }
+            Err(error) => {
+                return Err(error)
+                    .with_context(|| format!("binding the TURN TCP listener on {local_addr}"))
+            }
+        }
     }
 }
 
