@@ -24,7 +24,9 @@ use visavis_shared::{ClientMessage, ErrorCode, RoomName, ServerMessage};
 use crate::seat_token::{SeatClaim, SeatSigner};
 
 mod budget;
+mod seat_nonces;
 pub use budget::RoomBudget;
+use seat_nonces::SeatNonces;
 
 /// Identifies one WebSocket connection for the lifetime of the process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -95,8 +97,8 @@ struct Room {
 struct Seat {
     /// Random, stable for the seat's life. Meaningless while `reserved`.
     id: u64,
-    /// The nonce of the only token that currently reclaims this seat.
-    nonce: u64,
+    /// The tokens that reclaim this seat: the one last presented and those issued since.
+    nonces: SeatNonces,
     state: SeatState,
     /// A seat rebuilt after a restart for a partner whose seat id is not known yet: the first
     /// valid token of the same call with another seat id takes it. Always away.
@@ -127,8 +129,8 @@ impl Seat {
     fn present(id: u64, conn: ConnId) -> Seat {
         Seat {
             id,
-            // Replaced by the token issued right after.
-            nonce: 0,
+            // The token issued right after is the first.
+            nonces: SeatNonces::default(),
             state: SeatState::Present(conn),
             reserved: false,
             owed: None,
@@ -138,7 +140,7 @@ impl Seat {
     fn reserved(absence: AbsenceId) -> Seat {
         Seat {
             id: 0,
-            nonce: 0,
+            nonces: SeatNonces::default(),
             state: SeatState::Away(absence),
             reserved: true,
             owed: None,
@@ -552,7 +554,7 @@ impl Rooms {
                     .iter()
                     .position(|seat| !seat.reserved && seat.id == claim.seat);
                 match own {
-                    Some(index) if room.seats[index].nonce != claim.nonce => {
+                    Some(index) if !reclaims(&room.seats[index], claim.nonce) => {
                         return refuse(
                             conn,
                             ErrorCode::SeatInvalid,
@@ -591,7 +593,7 @@ impl Rooms {
                 0
             }
         };
-        self.reclaim(conn, &name, index, fresh)
+        self.reclaim(conn, &name, index, claim.nonce, fresh)
     }
 
     /// Opens `name` again for the call of `claim`, with its seat (taken by `reclaim` next) and,
@@ -616,13 +618,14 @@ impl Rooms {
         );
     }
 
-    /// Seats `conn` in seat `index` of `name` and tells both sides; see docs/protocol.md for
-    /// the `fresh` and owed-message rules.
+    /// Seats `conn` in seat `index` of `name`, which it proved with the token of `nonce`, and
+    /// tells both sides; see docs/protocol.md for the `fresh` and owed-message rules.
     fn reclaim(
         &mut self,
         conn: ConnId,
         name: &RoomName,
         index: usize,
+        nonce: u64,
         fresh: bool,
     ) -> Vec<Outgoing> {
         let Rooms {
@@ -636,6 +639,7 @@ impl Rooms {
             return Vec::new();
         };
         room.seats[index].state = SeatState::Present(conn);
+        room.seats[index].nonces.presented(nonce);
         seat_of.insert(conn, name.clone());
         let token = issue(signer, rng, name, room, index);
         let other = index ^ 1;
@@ -855,7 +859,8 @@ fn check_owed(name: &RoomName, seat: &Seat, partner: Option<&Seat>) -> Result<()
     }
 }
 
-/// Signs a new token for seat `index` of `room`, making it the only one that reclaims the seat.
+/// Signs a new token for seat `index` of `room`. It reclaims the seat from now on, beside the
+/// one last presented and others issued since (see `seat_nonces.rs`).
 fn issue(
     signer: &SeatSigner,
     rng: &mut StdRng,
@@ -865,14 +870,24 @@ fn issue(
 ) -> String {
     let paired = room.seats.len() == SEATS_PER_ROOM;
     let seat = &mut room.seats[index];
-    seat.nonce = rng.random();
+    let nonce = rng.random();
+    seat.nonces.issued(nonce);
     signer.issue(&SeatClaim {
         room: name.clone(),
         call: room.call,
         seat: seat.id,
-        nonce: seat.nonce,
+        nonce,
         paired,
     })
+}
+
+/// Whether a token with `nonce` reclaims `seat`: any token it still accepts while it is away,
+/// only the newest while its socket still looks alive (`seat_nonces.rs` says why).
+fn reclaims(seat: &Seat, nonce: u64) -> bool {
+    match seat.state {
+        SeatState::Away(_) => seat.nonces.accepts(nonce),
+        SeatState::Present(_) => seat.nonces.takes_over(nonce),
+    }
 }
 
 /// A call id for a new room, never one known to have ended.

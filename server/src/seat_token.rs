@@ -39,7 +39,8 @@ pub struct SeatClaim {
     /// The seat, random and stable for the seat's life.
     #[serde(rename = "s")]
     pub seat: u64,
-    /// Regenerated on every issue; the room keeps the current one, so a replaced token fails.
+    /// Regenerated on every issue; the room keeps the nonces that still reclaim the seat
+    /// (`rooms/seat_nonces.rs`), so a spent token fails.
     #[serde(rename = "n")]
     pub nonce: u64,
     /// Whether the room had two seats when the token was issued. After a server restart the

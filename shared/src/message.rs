@@ -258,8 +258,8 @@ pub enum ErrorCode {
     RateLimited,
     /// The server is at a capacity limit.
     ServerBusy,
-    /// A `rejoin` token that this server did not sign, that names another room, or that was
-    /// already replaced by a newer one.
+    /// A `rejoin` token that this server did not sign, that names another room, or that is
+    /// spent (a newer token of the seat has been used since).
     SeatInvalid,
     /// A `rejoin` for a seat that no longer exists: its grace period ran out or the call ended.
     SeatExpired,

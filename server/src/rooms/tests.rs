@@ -415,7 +415,7 @@ fn rooms_do_not_talk_to_each_other() {
 // --- Tokens ---
 
 #[test]
-fn every_issue_rotates_the_token_and_a_replaced_one_is_refused() {
+fn every_issue_rotates_the_token_and_using_one_spends_the_older_ones() {
     let mut rooms = new_rooms();
     let first = token_for(&join(&mut rooms, A, "r"), A);
     let out = join(&mut rooms, B, "r");
@@ -423,23 +423,71 @@ fn every_issue_rotates_the_token_and_a_replaced_one_is_refused() {
     assert_ne!(first, second);
     lose(&mut rooms, A);
 
-    // The token from `created` was replaced by the one in `new_peer`.
-    assert_eq!(
-        error_code(&rejoin(&mut rooms, C, "r", &first, false)),
-        Some(ErrorCode::SeatInvalid)
-    );
     let out = rejoin(&mut rooms, C, "r", &second, false);
     let third = token_for(&out, C);
     assert_ne!(third, second);
-    // And the one used to rejoin is spent, too.
     lose(&mut rooms, C);
+    // `second` was used: the token from `created`, issued before it, is spent.
     assert_eq!(
-        error_code(&rejoin(&mut rooms, D, "r", &second, false)),
+        error_code(&rejoin(&mut rooms, D, "r", &first, false)),
+        Some(ErrorCode::SeatInvalid)
+    );
+    let out = rejoin(&mut rooms, D, "r", &third, false);
+    assert_eq!(
+        strip(&out),
+        vec![(D, rejoined("r", true)), (B, reconnected("r"))]
+    );
+    let fourth = token_for(&out, D);
+    lose(&mut rooms, D);
+    // And now `third` was used, `second` is spent too.
+    assert_eq!(
+        error_code(&rejoin(&mut rooms, E, "r", &second, false)),
         Some(ErrorCode::SeatInvalid)
     );
     assert_eq!(
-        strip(&rejoin(&mut rooms, D, "r", &third, false)),
+        strip(&rejoin(&mut rooms, E, "r", &fourth, false)),
+        vec![(E, rejoined("r", true)), (B, reconnected("r"))]
+    );
+}
+
+#[test]
+fn a_token_whose_replacement_was_lost_with_its_socket_still_reclaims_the_seat() {
+    let (mut rooms, a, _) = pair();
+    lose(&mut rooms, A);
+    // C rejoins, and its socket dies before the browser reads `rejoined` and its new token.
+    let unread = token_for(&rejoin(&mut rooms, C, "r", &a, false), C);
+    lose(&mut rooms, C);
+    // The browser comes back with the token it has.
+    assert_eq!(
+        strip(&rejoin(&mut rooms, D, "r", &a, false)),
         vec![(D, rejoined("r", true)), (B, reconnected("r"))]
+    );
+    // Not while the server still thinks a socket holds the seat: taking over a live-looking
+    // seat needs the newest token, which D's page has.
+    assert_eq!(
+        error_code(&rejoin(&mut rooms, E, "r", &a, false)),
+        Some(ErrorCode::SeatInvalid)
+    );
+    assert!(rooms.take_connections_to_close().is_empty());
+    // The token that was never read works as well as the one that was.
+    lose(&mut rooms, D);
+    assert_eq!(
+        strip(&rejoin(&mut rooms, C, "r", &unread, false)),
+        vec![(C, rejoined("r", true)), (B, reconnected("r"))]
+    );
+    rooms.check_invariants().expect("invariants");
+}
+
+#[test]
+fn a_new_peer_token_lost_with_its_socket_does_not_spend_the_one_before() {
+    let mut rooms = new_rooms();
+    let created_token = token_for(&join(&mut rooms, A, "r"), A);
+    // B joins; A's socket is already dead and never reads `new_peer` (nor its token).
+    join(&mut rooms, B, "r");
+    lose(&mut rooms, A);
+    assert_eq!(
+        strip(&rejoin(&mut rooms, C, "r", &created_token, false)),
+        vec![(C, rejoined("r", true)), (B, reconnected("r"))]
     );
 }
 
@@ -725,12 +773,14 @@ fn a_fresh_rejoin_sends_the_partner_new_peer_with_a_new_token() {
     assert_ne!(b, b2);
     lose(&mut rooms, B);
     assert_eq!(
-        error_code(&rejoin(&mut rooms, D, "r", &b, false)),
-        Some(ErrorCode::SeatInvalid)
-    );
-    assert_eq!(
         strip(&rejoin(&mut rooms, D, "r", &b2, false)),
         vec![(D, rejoined("r", true)), (C, reconnected("r"))]
+    );
+    // Once the token from new_peer is used, the one before it is spent.
+    lose(&mut rooms, D);
+    assert_eq!(
+        error_code(&rejoin(&mut rooms, E, "r", &b, false)),
+        Some(ErrorCode::SeatInvalid)
     );
 }
 
@@ -804,13 +854,23 @@ fn after_a_restart_the_room_is_rebuilt_with_a_reserved_seat_for_the_partner() {
 }
 
 #[test]
-fn after_a_restart_a_token_used_to_rebuild_is_spent() {
+fn after_a_restart_the_token_that_rebuilt_works_until_a_newer_one_is_used() {
     let (a, _) = tokens_of_a_pair_before_a_restart();
     let mut rooms = rooms_seeded(2);
     rejoin(&mut rooms, C, "r", &a, false);
     rooms.handle(C, Input::Lost);
+    // `rejoined` may have been lost with C's socket: the same token still works.
+    let out = rejoin(&mut rooms, D, "r", &a, false);
+    assert_eq!(strip(&out), vec![(D, rejoined("r", false))]);
+    let newer = token_for(&out, D);
+    rooms.handle(D, Input::Lost);
     assert_eq!(
-        error_code(&rejoin(&mut rooms, D, "r", &a, false)),
+        strip(&rejoin(&mut rooms, E, "r", &newer, false)),
+        vec![(E, rejoined("r", false))]
+    );
+    rooms.handle(E, Input::Lost);
+    assert_eq!(
+        error_code(&rejoin(&mut rooms, C, "r", &a, false)),
         Some(ErrorCode::SeatInvalid)
     );
 }

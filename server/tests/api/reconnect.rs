@@ -213,21 +213,24 @@ async fn forged_replaced_and_garbage_tokens_are_seat_invalid() {
         .await;
     let mut alice = app.client("alice").await;
     alice.join_expecting("kitchen", "created").await;
-    let replaced = alice.seat();
+    let spent = alice.seat();
     let mut bob = app.client("bob").await;
     bob.join_expecting("kitchen", "joined").await;
     alice.expect_type("new_peer").await;
+    let used = alice.seat();
+    assert_ne!(spent, used, "new_peer rotates the caller's token");
+    alice.drop_without_close_frame();
+    bob.expect_type("peer_reconnecting").await;
+    // Alice uses the newer token once: the one from `created`, issued before it, is spent.
+    let mut alice = app.client("alice again").await;
+    alice.rejoin_expecting("kitchen", &used, false, true).await;
+    assert_eq!(bob.recv_json().await, reconnected("kitchen"));
     let current = alice.seat();
-    assert_ne!(replaced, current, "new_peer rotates the caller's token");
     alice.drop_without_close_frame();
     bob.expect_type("peer_reconnecting").await;
 
     let mut mallory = app.client("mallory").await;
-    for token in [
-        tampered(&current),
-        replaced.clone(),
-        "not-a-token".to_owned(),
-    ] {
+    for token in [tampered(&current), spent.clone(), "not-a-token".to_owned()] {
         let reply = mallory.rejoin("kitchen", &token, false).await;
         assert_eq!(reply["type"], "error", "{reply}");
         assert_eq!(reply["code"], "seat_invalid", "{reply}");
@@ -254,6 +257,31 @@ async fn forged_replaced_and_garbage_tokens_are_seat_invalid() {
     // Once rejoined, a socket with a seat cannot rejoin again.
     let reply = alice.rejoin("kitchen", &alice.seat(), false).await;
     assert_eq!(reply["code"], "already_in_room", "{reply}");
+}
+
+/// The server issued a new token in `rejoined`, but the socket died before the browser read
+/// it: the browser's next `rejoin` carries the token it has, and must still get its seat back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_rejoin_whose_answer_was_never_read_can_be_made_again_with_the_same_token() {
+    let app = TestApp::builder().spawn().await;
+    let (alice, mut bob) = app.seated_pair("kitchen").await;
+    let token = alice.seat();
+    alice.drop_without_close_frame();
+    bob.expect_type("peer_reconnecting").await;
+
+    let mut doomed = app.client("alice, whose socket dies").await;
+    doomed
+        .send_json(json!({"type": "rejoin", "room": "kitchen", "seat": token, "fresh": false}))
+        .await;
+    // Bob hearing `peer_reconnected` proves the server seated her and issued a new token.
+    assert_eq!(bob.recv_json().await, reconnected("kitchen"));
+    doomed.drop_without_close_frame();
+    bob.expect_type("peer_reconnecting").await;
+
+    let mut alice = app.client("alice again").await;
+    alice.rejoin_expecting("kitchen", &token, false, true).await;
+    assert_eq!(bob.recv_json().await, reconnected("kitchen"));
+    check_relay(&mut alice, &mut bob).await;
 }
 
 #[tokio::test(flavor = "multi_thread")]

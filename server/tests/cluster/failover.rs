@@ -94,3 +94,43 @@ async fn killing_a_node_that_only_held_a_socket_the_owner_keeps_the_room() {
         .await;
     assert!(gone >= 1.0, "the owner counted the dead holder: {gone}");
 }
+
+/// A forwarding node's socket dies right after a `rejoin` it forwarded (or gives up waiting for
+/// the owner's answer, which closes the socket as lost the same way): the owner seated the
+/// person and issued a token the browser never read. The browser's next `rejoin`, with the
+/// token it has, through any node, still gets its seat back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_forwarded_rejoin_whose_answer_was_lost_can_be_made_again_through_another_node() {
+    let cluster = Cluster::start(3).await;
+    let mut alice = TestClient::connect(cluster.port(0), "alice on n0").await;
+    let mut bob = TestClient::connect(cluster.port(1), "bob on n1").await;
+    alice.join_expecting("kitchen", "created").await;
+    bob.join_expecting("kitchen", "joined").await;
+    alice.expect_type("new_peer").await;
+    let bob_token = bob.seat();
+    bob.drop_without_close_frame();
+    alice.expect_type("peer_reconnecting").await;
+
+    // n1 forwards the rejoin to n0, the owner; alice hearing `peer_reconnected` proves that n0
+    // seated bob and issued him a new token, which his dying socket never reads.
+    let mut doomed = TestClient::connect(cluster.port(1), "bob on n1, dying").await;
+    doomed
+        .send_json(json!({"type": "rejoin", "room": "kitchen", "seat": bob_token, "fresh": false}))
+        .await;
+    assert_eq!(
+        alice.recv_json().await,
+        json!({"type": "peer_reconnected", "room": "kitchen"})
+    );
+    doomed.drop_without_close_frame();
+    alice.expect_type("peer_reconnecting").await;
+
+    let (mut bob, reply) =
+        rejoin_through(cluster.port(2), "bob on n2", "kitchen", &bob_token).await;
+    assert_eq!(without_seat(&reply), rejoined("kitchen", true), "{reply}");
+    assert_eq!(
+        alice.recv_json().await,
+        json!({"type": "peer_reconnected", "room": "kitchen"})
+    );
+    check_relay(&mut alice, &mut bob).await;
+    check_relay(&mut bob, &mut alice).await;
+}
