@@ -122,6 +122,11 @@ impl Application {
                 .configure(move |cfg| routes::configure(cfg, static_dir))
         })
         .workers(workers)
+        // Signaling is small messages, often two or three in a row (`config` then `created`,
+        // a burst of candidates). With Nagle's algorithm on (the OS default, which actix
+        // keeps), the second waits for the browser's delayed ACK of the first: tens of
+        // milliseconds per burst, on every hop of a call's set-up.
+        .tcp_nodelay(true)
         .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS);
 
         let scheme = if config.no_tls { "http" } else { "https" };

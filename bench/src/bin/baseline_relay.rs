@@ -31,6 +31,8 @@ async fn main() -> std::io::Result<()> {
             .app_data(web::Data::new(rooms.clone()))
             .route("/ws", web::get().to(websocket))
     })
+    // As visavis does: without it, a second small write waits for the peer's delayed ACK.
+    .tcp_nodelay(true)
     .bind(address)?
     .run()
     .await
