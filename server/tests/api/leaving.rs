@@ -12,8 +12,10 @@ use crate::helpers::{sample_sdp, spawn_app, without_seat, TestApp, TestClient};
 /// would notice it.
 const PROMPTLY: Duration = Duration::from_secs(3);
 
-/// The grace period of the tests of lost connections, in seconds: short, to keep them fast.
-const GRACE_SECS: u64 = 1;
+/// The grace period of the tests of lost connections, in seconds: short, to keep them fast,
+/// but long enough that a newcomer can connect and join within it on a loaded machine (with
+/// 1 s, a full CI run once saw the seat freed before the newcomer's `join` arrived).
+const GRACE_SECS: u64 = 4;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn bye_tells_the_other_peer() {
@@ -252,9 +254,10 @@ async fn a_lone_peer_closing_its_socket_frees_the_room() {
 // --- `leaving`: a page going away holds its seat only for the short leaving grace ---
 
 /// The leaving grace of these tests, in seconds, against a full grace period long enough
-/// that the two cannot be mistaken for each other.
-const LEAVING_GRACE_SECS: u64 = 1;
-const FULL_GRACE_SECS: u64 = 6;
+/// that the two cannot be mistaken for each other. Both leave a loaded machine seconds to
+/// connect and send its `rejoin` or `join` within them.
+const LEAVING_GRACE_SECS: u64 = 2;
+const FULL_GRACE_SECS: u64 = 10;
 
 async fn app_with_both_graces() -> TestApp {
     TestApp::builder()
