@@ -53,6 +53,17 @@ struct RelayUnderTest {
     ports: RangeInclusive<u16>,
 }
 
+/// A `turn:` URL without its query: the relay's host and port.
+fn relay_address(url: &str) -> &str {
+    url.split('?').next().unwrap_or(url)
+}
+
+/// The transport a `turn:` URL names (`udp` when it names none, as for browsers).
+fn transport_of(url: &str) -> &str {
+    url.split_once("?transport=")
+        .map_or("udp", |(_, transport)| transport)
+}
+
 /// Checks, on both sides of a connected call, that media flows through the relay: the page's
 /// `#mediaPath` says `relay`; the test's own `getStats()` reading shows a relay-only peer
 /// connection whose selected pair is relay on both ends, on `127.0.0.1` in the relay's port
@@ -102,15 +113,20 @@ where
             pair.local.port,
             relay.ports
         );
-        assert_eq!(
-            pair.local.url.as_deref(),
-            Some(relay.url.as_str()),
-            "{who}'s relay candidate should come from the configured TURN URL: {pair:?}"
+        // The built-in relay is offered over UDP and TCP on one port; on a loaded machine
+        // the browser sometimes nominates the TCP relay candidate, whose checks finished
+        // first. Either is this relay, reached by the transport its URL names.
+        let url = pair.local.url.as_deref().unwrap_or_default();
+        assert!(
+            pair.ice_server_urls.iter().any(|given| given == url)
+                && relay_address(url) == relay_address(&relay.url),
+            "{who}'s relay candidate should come from a TURN URL of the relay ({}): {pair:?}",
+            relay.url
         );
         assert_eq!(
             pair.local.relay_protocol.as_deref(),
-            Some("udp"),
-            "{who} should reach the relay over UDP: {pair:?}"
+            Some(transport_of(url)),
+            "{who} should reach the relay by the transport of the URL it used: {pair:?}"
         );
         assert_eq!(
             (pair.remote.address.as_str(), pair.remote.port),
