@@ -218,14 +218,19 @@ fn parse_proc_udp_line(line: &str) -> Option<(SocketAddr, u64)> {
 /// The local addresses of the IPv4 UDP sockets process `pid` holds.
 pub fn udp_sockets_of(pid: u32) -> anyhow::Result<Vec<SocketAddr>> {
     let inodes = socket_inodes(pid)?;
-    let table = std::fs::read_to_string("/proc/net/udp").context("reading /proc/net/udp")?;
-    Ok(table
-        .lines()
-        .skip(1)
-        .filter_map(parse_proc_udp_line)
-        .filter(|(_, inode)| inodes.contains(inode))
-        .map(|(addr, _)| addr)
-        .collect())
+    // The kernel writes /proc/net/udp in pages, and sockets other processes open or close
+    // meanwhile can make one read skip a line; a full CI run saw a test's own socket missing.
+    // The union of a few reads does not.
+    let mut found = Vec::new();
+    for _ in 0..3 {
+        let table = std::fs::read_to_string("/proc/net/udp").context("reading /proc/net/udp")?;
+        for (addr, inode) in table.lines().skip(1).filter_map(parse_proc_udp_line) {
+            if inodes.contains(&inode) && !found.contains(&addr) {
+                found.push(addr);
+            }
+        }
+    }
+    Ok(found)
 }
 
 // ---------------------------------------------------------------------------------------------
