@@ -27,14 +27,20 @@ async fn rejoin_through(port: u16, name: &str, room: &str, token: &str) -> (Test
     }
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn killing_the_owner_mid_call_both_rejoin_through_the_survivors() {
-    let mut cluster = Cluster::start(3).await;
+/// Alice on n0 (which then owns "kitchen") and Bob on n1, seated together.
+async fn seated_across(cluster: &Cluster) -> (TestClient, TestClient) {
     let mut alice = TestClient::connect(cluster.port(0), "alice on n0").await;
     let mut bob = TestClient::connect(cluster.port(1), "bob on n1").await;
     alice.join_expecting("kitchen", "created").await;
     bob.join_expecting("kitchen", "joined").await;
     alice.expect_type("new_peer").await;
+    (alice, bob)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn killing_the_owner_mid_call_both_rejoin_through_the_survivors() {
+    let mut cluster = Cluster::start(3).await;
+    let (mut alice, mut bob) = seated_across(&cluster).await;
     check_relay(&mut alice, &mut bob).await;
     let (alice_token, bob_token) = (alice.seat(), bob.seat());
 
@@ -67,11 +73,7 @@ async fn killing_the_owner_mid_call_both_rejoin_through_the_survivors() {
 #[tokio::test(flavor = "multi_thread")]
 async fn killing_a_node_that_only_held_a_socket_the_owner_keeps_the_room() {
     let mut cluster = Cluster::start(3).await;
-    let mut alice = TestClient::connect(cluster.port(0), "alice on n0").await;
-    let mut bob = TestClient::connect(cluster.port(1), "bob on n1").await;
-    alice.join_expecting("kitchen", "created").await;
-    bob.join_expecting("kitchen", "joined").await;
-    alice.expect_type("new_peer").await;
+    let (mut alice, mut bob) = seated_across(&cluster).await;
     let bob_token = bob.seat();
 
     cluster.nodes[1].kill();
@@ -102,11 +104,7 @@ async fn killing_a_node_that_only_held_a_socket_the_owner_keeps_the_room() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_forwarded_rejoin_whose_answer_was_lost_can_be_made_again_through_another_node() {
     let cluster = Cluster::start(3).await;
-    let mut alice = TestClient::connect(cluster.port(0), "alice on n0").await;
-    let mut bob = TestClient::connect(cluster.port(1), "bob on n1").await;
-    alice.join_expecting("kitchen", "created").await;
-    bob.join_expecting("kitchen", "joined").await;
-    alice.expect_type("new_peer").await;
+    let (mut alice, bob) = seated_across(&cluster).await;
     let bob_token = bob.seat();
     bob.drop_without_close_frame();
     alice.expect_type("peer_reconnecting").await;
