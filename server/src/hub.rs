@@ -20,7 +20,7 @@ use visavis_shared::ClientMessage;
 
 pub use link::{Link, QueueError};
 use routing::{RoomOwners, Route, SeatTracker};
-use shard::{Command, Shard};
+use shard::{Command, RelayCounters, Shard};
 
 use crate::cluster::{ClusterHandle, NodeId};
 use crate::metrics::Metrics;
@@ -39,6 +39,8 @@ pub struct HubHandle {
     next_conn: Arc<AtomicU64>,
     /// Cluster mode: how to reach the other nodes. `None` on a single node.
     cluster: Option<ClusterHandle>,
+    /// Relays that take a shortcut are counted by their socket task.
+    relayed: RelayCounters,
 }
 
 /// One registered connection, as its socket task holds it.
@@ -52,6 +54,9 @@ pub struct Connection {
     /// Cluster mode: the node owning this connection's seat, when it is another node (then
     /// `seat` is empty and everything goes there).
     remote: Option<NodeId>,
+    /// How many commands this connection has sent to the shards; its shortcut is used only
+    /// when they have all been carried out (`link.rs`).
+    sent: u64,
     hub: HubHandle,
 }
 
@@ -81,6 +86,7 @@ impl HubHandle {
             shards: senders.into(),
             next_conn: Arc::new(AtomicU64::new(1)),
             cluster: None,
+            relayed: RelayCounters::new(&metrics),
         })
     }
 
@@ -113,6 +119,7 @@ impl HubHandle {
             link: Arc::new(Link::new(id, outbound)),
             seat: SeatTracker::default(),
             remote: None,
+            sent: 0,
             hub: self.clone(),
         })
     }
@@ -145,6 +152,14 @@ impl Connection {
         if self.forward_remote(kind, &frame) {
             return;
         }
+        // The common case in a call: straight into the partner's queue.
+        let frame = match self.link.try_shortcut(self.sent, frame) {
+            Ok(()) => {
+                self.hub.relayed.count(kind);
+                return;
+            }
+            Err(frame) => frame,
+        };
         let Route::Shard {
             shard, introduce, ..
         } = self.seat.route_relay()
@@ -158,7 +173,9 @@ impl Connection {
             link: introduce.then(|| self.link.clone()),
         };
         // An error means the shard is gone, which only happens at shutdown.
-        let _ = self.hub.shards[shard].send(command).await;
+        if self.hub.shards[shard].send(command).await.is_ok() {
+            self.sent += 1;
+        }
     }
 
     async fn send_input(&mut self, input: Input) {
@@ -194,6 +211,7 @@ impl Connection {
         if self.hub.shards[shard].send(command).await.is_err() {
             return;
         }
+        self.sent += 1;
         if let Some(answer) = answer {
             if let Ok(seated) = answer.await {
                 self.seat.acknowledged(shard, seated);

@@ -742,6 +742,14 @@ impl Rooms {
             .position(|seat| seat.state == SeatState::Present(conn))
     }
 
+    /// The connections present in `room` (none if there is no such room).
+    pub fn present_in(&self, room: &RoomName) -> impl Iterator<Item = ConnId> + '_ {
+        self.rooms
+            .get(room)
+            .into_iter()
+            .flat_map(|room| room.seats.iter().filter_map(Seat::conn))
+    }
+
     fn other_peer(&self, name: &RoomName, conn: ConnId) -> Option<ConnId> {
         self.rooms
             .get(name)?

@@ -51,14 +51,15 @@ pub(super) enum Command {
 }
 
 /// The counters of relayed messages, looked up once instead of per message.
-struct RelayCounters {
+#[derive(Clone)]
+pub(super) struct RelayCounters {
     invite: IntCounter,
     ok: IntCounter,
     ice_candidate: IntCounter,
 }
 
 impl RelayCounters {
-    fn new(metrics: &Metrics) -> RelayCounters {
+    pub(super) fn new(metrics: &Metrics) -> RelayCounters {
         let counter = |kind: RelayKind| metrics.relayed.with_label_values(&[kind.as_str()]);
         RelayCounters {
             invite: counter(RelayKind::Invite),
@@ -67,7 +68,7 @@ impl RelayCounters {
         }
     }
 
-    fn count(&self, kind: RelayKind) {
+    pub(super) fn count(&self, kind: RelayKind) {
         match kind {
             RelayKind::Invite => self.invite.inc(),
             RelayKind::Ok => self.ok.inc(),
@@ -87,6 +88,8 @@ pub(super) struct Shard {
     counted_rooms: usize,
     /// For grace timers to report back.
     commands: mpsc::WeakSender<Command>,
+    /// Connections whose shortcut may have changed in the current command (see `link.rs`).
+    touched: Vec<ConnId>,
 }
 
 impl Shard {
@@ -102,6 +105,7 @@ impl Shard {
             metrics,
             counted_rooms: 0,
             commands,
+            touched: Vec::new(),
         }
     }
 
@@ -121,8 +125,13 @@ impl Shard {
                 ack,
             } => {
                 self.introduce(conn, link);
+                let room_before = self.rooms.room_of(conn).cloned();
                 self.input(conn, input);
                 let seated = self.rooms.room_of(conn).is_some();
+                self.touch(conn);
+                self.touch_room(room_before.as_ref());
+                self.update_shortcuts();
+                self.mark_processed(conn);
                 self.forget_unless_seated(conn);
                 if let Some(ack) = ack {
                     // The socket task may have ended meanwhile; then nobody needs the answer.
@@ -145,13 +154,18 @@ impl Shard {
                     Ok(None) => {}
                     Err(refusal) => self.deliver(vec![refusal]),
                 }
+                // Only a dropped slow consumer changes anyone's partner here.
+                self.update_shortcuts();
+                self.mark_processed(conn);
                 self.forget_unless_seated(conn);
             }
             Command::GraceExpired { room, absence } => {
                 if let Some(out) = self.rooms.grace_expired(&room, absence) {
                     tracing::info!(%room, "seat freed: grace period over");
                     self.metrics.seat_grace_expired.inc();
+                    self.touch_room(Some(&room));
                     self.deliver(out);
+                    self.update_shortcuts();
                 }
             }
             Command::RoomNames { reply } => {
@@ -255,6 +269,8 @@ impl Shard {
         // In order: two messages to one socket must arrive as the room logic emitted them.
         let mut pending: VecDeque<Outgoing> = out.into();
         while let Some((conn, message)) = pending.pop_front() {
+            // Whoever is told something may have a new partner, or none.
+            self.touched.push(conn);
             if let Some(cascade) = self.try_queue(conn, message.to_json().into()) {
                 pending.extend(cascade);
             }
@@ -295,7 +311,48 @@ impl Shard {
     /// Lets go of a connection: its socket task sees it and closes the socket.
     fn drop_connection(&mut self, conn: ConnId) {
         if let Some(link) = self.links.remove(&conn) {
+            link.set_shortcut(None);
             link.drop_connection();
+        }
+    }
+
+    /// Notes that `conn`'s shortcut may have changed.
+    fn touch(&mut self, conn: ConnId) {
+        self.touched.push(conn);
+    }
+
+    /// Notes that the shortcuts of everyone seated in `room` may have changed.
+    fn touch_room(&mut self, room: Option<&RoomName>) {
+        if let Some(room) = room {
+            self.touched.extend(self.rooms.present_in(room));
+        }
+    }
+
+    /// Sets the shortcut of every touched connection to where the room rules relay its frames
+    /// now: its present partner, or nowhere (through the shard). Runs before the command
+    /// counts as processed, so a socket never uses a shortcut older than the messages it has
+    /// been sent.
+    fn update_shortcuts(&mut self) {
+        let touched = std::mem::take(&mut self.touched);
+        for conn in &touched {
+            let Some(link) = self.links.get(conn) else {
+                continue;
+            };
+            let partner = match self.rooms.relay_target(*conn) {
+                Ok(Some(partner)) => self.links.get(&partner),
+                Ok(None) | Err(_) => None,
+            };
+            link.set_shortcut(partner);
+        }
+        // Keep the allocation for the next command.
+        self.touched = touched;
+        self.touched.clear();
+    }
+
+    /// Counts one command of `conn` as carried out, shortcut included.
+    fn mark_processed(&self, conn: ConnId) {
+        if let Some(link) = self.links.get(&conn) {
+            link.mark_processed();
         }
     }
 

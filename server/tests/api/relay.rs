@@ -123,3 +123,50 @@ async fn relayed_messages_arrive_in_the_order_they_were_sent() {
     }
     bob.expect_nothing().await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bursts_both_ways_arrive_whole_and_in_order_around_a_non_relayed_message() {
+    let app = spawn_app().await;
+    let (mut alice, mut bob) = app.seated_pair("kitchen").await;
+    let candidate = |who: &str, i: usize| json!({"type": "ice_candidate", "candidate": sample_candidate(&format!("{who}{i}"))});
+
+    // Both send at once; in the middle, a message the room rules answer themselves (a second
+    // join), so the relays after it must wait their turn behind it, then go on as before.
+    for i in 0..150 {
+        alice.send_json(candidate("a", i)).await;
+        bob.send_json(candidate("b", i)).await;
+        if i == 75 {
+            alice
+                .send_json(json!({"type": "join", "room": "kitchen"}))
+                .await;
+        }
+    }
+
+    for i in 0..150 {
+        assert_eq!(
+            bob.recv_json().await,
+            candidate("a", i),
+            "alice's message {i}"
+        );
+    }
+    // Alice's own answer comes somewhere among Bob's messages: they are sent independently.
+    let mut from_bob = Vec::new();
+    let mut answers = Vec::new();
+    while from_bob.len() < 150 {
+        let message = alice.recv_json().await;
+        if message["type"] == "error" {
+            answers.push(message["code"].clone());
+        } else {
+            from_bob.push(message);
+        }
+    }
+    for (i, message) in from_bob.iter().enumerate() {
+        assert_eq!(message, &candidate("b", i), "bob's message {i}");
+    }
+    if answers.is_empty() {
+        answers.push(alice.expect_error("already_in_room").await["code"].clone());
+    }
+    assert_eq!(answers, vec![json!("already_in_room")]);
+    alice.expect_nothing().await;
+    bob.expect_nothing().await;
+}
