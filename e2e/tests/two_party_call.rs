@@ -213,3 +213,57 @@ async fn chat_shows_markup_as_plain_text_and_never_runs_it() {
     })
     .await;
 }
+
+/// The Caller's peer connection is opened while it waits alone (so that only the offer is left
+/// when the other person arrives). Leaving before anyone came must close it and release the
+/// camera, and the next call in the same page must still work.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leaving_while_alone_closes_the_prepared_connection_and_releases_the_camera() {
+    run_browser_test(|ctx| async move {
+        let alice = ctx.person("alice").await;
+        let bob = ctx.person("bob").await;
+        alice.watch_peer_connections().await;
+        let room = unique_room("alone");
+        let path = room_path(&room);
+        tokio::join!(alice.open(&path), bob.open(&path));
+
+        alice.click("callButton").await;
+        alice.wait_for_call_state("waiting", STEP_TIMEOUT).await;
+        // Prepared: one connection with our tracks, not negotiated with anyone yet.
+        alice
+            .wait_until(
+                "(() => { const pcs = window.__visavisE2ePeerConnections || [];\n\
+                 return pcs.length === 1 && pcs[0].signalingState === 'stable'\n\
+                     && pcs[0].getSenders().some(s => s.track && s.track.kind === 'video')\n\
+                     && pcs[0].localDescription === null; })()",
+                STEP_TIMEOUT,
+                "the Caller's peer connection is prepared while it waits alone",
+            )
+            .await;
+
+        let report = alice.hang_up_and_check_camera().await;
+        assert_eq!(
+            report.state, "ended",
+            "alice's call state after hanging up alone"
+        );
+        assert!(
+            report.all_tracks_ended,
+            "alice's camera should be released after leaving an empty room, but the local \
+             stream's tracks were {:?}",
+            report.tracks
+        );
+        alice
+            .wait_until(
+                "(() => { const pcs = window.__visavisE2ePeerConnections || [];\n\
+                 return pcs.length === 1 && pcs[0].signalingState === 'closed'; })()",
+                STEP_TIMEOUT,
+                "the prepared peer connection is closed once alice left",
+            )
+            .await;
+
+        // The room was freed, and a call from the same page works as before.
+        call_between(&alice, &bob).await;
+        tokio::join!(alice.remote_video_playing(), bob.remote_video_playing());
+    })
+    .await;
+}

@@ -74,6 +74,9 @@ struct Session {
     seat: Option<String>,
     /// Whether the other person has been in the call (so that their absence is an outage).
     paired: bool,
+    /// The peer connection was opened ahead of need (`prepare_call`: while the server
+    /// answers our `join`, or while we wait alone), and nobody has been offered it yet.
+    call_waiting: bool,
     /// Our socket is open and the server has confirmed our seat on it.
     server_up: bool,
     /// A `rejoin` was sent on the current socket and not answered yet.

@@ -42,10 +42,76 @@ const PATH_RETRY_MS: i32 = 500;
 impl Inner {
     // ----- the call -------------------------------------------------------------------------
 
-    /// Creates the peer connection for `role`; `opener` makes the first offer, the other side
-    /// waits for it. On failure (or when relay-only mode cannot work with the servers on offer)
-    /// the room is left and the reason shown.
+    /// Creates the peer connection for `role` and starts watching it; `opener` makes the first
+    /// offer, the other side waits for it. On failure (or when relay-only mode cannot work with
+    /// the servers on offer) the room is left and the reason shown.
     pub(super) fn create_call(self: &Rc<Self>, role: Role, opener: bool) -> bool {
+        if !self.open_call(role, opener) {
+            return false;
+        }
+        self.recovery.borrow_mut().new_call();
+        self.watch_call();
+        self.call.borrow().is_some()
+    }
+
+    /// Opens the peer connection ahead of need, with our tracks and data channels: right after
+    /// `join` is sent (`role` not known yet), or after a reload that finds us alone in our room
+    /// (the Caller). Creating it took about 60–80 ms of the set-up once both people were there;
+    /// now only the offer (or the answer) is left to make then. Its `negotiationneeded` is kept
+    /// for later ([`Inner::negotiate`] offers to nobody), and it is not watched until it is
+    /// used: no connect limit runs while nobody is there to connect to. Refused, or left
+    /// alone, it is closed like any call (`teardown`).
+    pub(super) fn prepare_call(self: &Rc<Self>, role: Option<Role>) {
+        if self.call.borrow().is_some() || self.session.borrow().paired {
+            return;
+        }
+        // Until the server says, the connection neither offers first nor asks for anything;
+        // `admitted` gives it its role.
+        let opened = match role {
+            Some(role) => self.open_call(role, role == Role::Caller),
+            None => self.open_call(Role::Callee, false),
+        };
+        if opened {
+            self.recovery.borrow_mut().new_call();
+            self.session.borrow_mut().call_waiting = true;
+        }
+    }
+
+    /// We have a seat as `role`: the prepared connection (if any) takes that role. The
+    /// Callee's is used at once, as the Caller's offer is on its way; the Caller's waits for
+    /// the other person (`new_peer`). Without a prepared connection, it is made now.
+    pub(super) fn seated_as(self: &Rc<Self>, role: Role) {
+        let prepared = self.session.borrow().call_waiting && self.call.borrow().is_some();
+        if !prepared {
+            match role {
+                Role::Caller => self.prepare_call(Some(role)),
+                Role::Callee => {
+                    self.create_call(role, false);
+                }
+            }
+            return;
+        }
+        if let Some(call) = self.call.borrow().as_ref() {
+            call.assign_role(role, role == Role::Caller);
+        }
+        if role == Role::Callee {
+            self.session.borrow_mut().call_waiting = false;
+            self.use_prepared_call();
+        }
+    }
+
+    /// The other person is there for the connection [`Inner::prepare_call`] opened: watch it,
+    /// and make the offer its `negotiationneeded` asked for while we waited.
+    fn use_prepared_call(self: &Rc<Self>) {
+        self.watch_call();
+        let wanted = std::mem::take(&mut self.recovery.borrow_mut().offer_wanted);
+        if wanted {
+            self.negotiate();
+        }
+    }
+
+    /// Creates the peer connection and makes it the current one; on failure the call ends.
+    fn open_call(self: &Rc<Self>, role: Role, opener: bool) -> bool {
         let ice_servers = self.ice_servers.borrow().clone().unwrap_or_default();
         let local = self.media.borrow().as_ref().and_then(|m| m.stream.clone());
         let serial = self.call_serial.get() + 1;
@@ -61,22 +127,26 @@ impl Inner {
         ) {
             Ok(call) => {
                 *self.call.borrow_mut() = Some(call);
-                self.recovery.borrow_mut().new_call();
-                self.vm.call_ready.set(true);
-                *self.ice_watch.borrow_mut() = IceWatch::new(self.policy, &ice_servers);
-                self.reported.set(false);
-                if self.policy == IcePolicy::Relay {
-                    self.start_relay_grace();
-                }
-                self.start_connect_limit();
-                self.check_ice();
-                self.call.borrow().is_some()
+                true
             }
             Err(err) => {
                 self.call_failed(&err);
                 false
             }
         }
+    }
+
+    /// Starts the diagnosis and the time limits of the current peer connection's attempt.
+    fn watch_call(self: &Rc<Self>) {
+        let ice_servers = self.ice_servers.borrow().clone().unwrap_or_default();
+        self.vm.call_ready.set(true);
+        *self.ice_watch.borrow_mut() = IceWatch::new(self.policy, &ice_servers);
+        self.reported.set(false);
+        if self.policy == IcePolicy::Relay {
+            self.start_relay_grace();
+        }
+        self.start_connect_limit();
+        self.check_ice();
     }
 
     /// Gives the live call, if any, a renewed ICE server list. A failure is only logged: the
@@ -219,6 +289,12 @@ impl Inner {
         // Set-up starts when the other person arrives: the time spent waiting alone in the
         // room is not set-up time.
         self.setup_started.set(Some(browser::monotonic_ms()));
+        let prepared = std::mem::take(&mut self.session.borrow_mut().call_waiting);
+        if prepared && self.call.borrow().is_some() {
+            self.apply(Trigger::NewPeer);
+            self.use_prepared_call();
+            return;
+        }
         if self.call.borrow().is_some() {
             leptos::logging::log!(
                 "call: the other side has a new peer connection; starting afresh"
@@ -241,7 +317,8 @@ impl Inner {
     /// that side's remote video after any rollback of a local offer; letting the impolite side
     /// go first makes collisions rare instead of routine.
     pub(super) fn negotiate(self: &Rc<Self>) {
-        if !self.can_signal() {
+        // A connection prepared while we wait alone offers once someone is there to answer.
+        if !self.can_signal() || self.session.borrow().call_waiting {
             self.recovery.borrow_mut().offer_wanted = true;
             return;
         }
@@ -424,6 +501,9 @@ impl Inner {
         let attempt = self.attempt.get();
         spawn_local(async move {
             for _ in 0..PATH_TRIES {
+                // Not at once: `getStats()` right at `connected` competes with the first
+                // frames, and the selected pair is often not filled in yet anyway.
+                browser::sleep(PATH_RETRY_MS).await;
                 let (path, relay_transport) = match negotiator.stats().await {
                     Ok(entries) => (
                         stats::media_path(&entries),
@@ -456,7 +536,6 @@ impl Inner {
                         return;
                     }
                 }
-                browser::sleep(PATH_RETRY_MS).await;
             }
             warn!("call: the stats never named the media path; no report sent");
         });

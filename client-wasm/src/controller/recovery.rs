@@ -220,6 +220,9 @@ impl Inner {
                     self.apply(Trigger::Created {
                         link: link::room_link(&browser::origin(), &room),
                     });
+                    if self.role() == Some(Role::Caller) {
+                        self.prepare_call(Some(Role::Caller));
+                    }
                 }
             }
         } else {

@@ -63,7 +63,7 @@ impl Inner {
     }
 
     /// Sends the pending `join` once the socket is open and `config` has arrived.
-    pub(super) fn try_join(&self) {
+    pub(super) fn try_join(self: &Rc<Self>) {
         let open = self
             .socket
             .borrow()
@@ -77,6 +77,8 @@ impl Inner {
         };
         self.send(&ClientMessage::Join { room: room.clone() });
         self.session.borrow_mut().joining = Some(room);
+        // While the server answers: whoever we turn out to be, we will need it.
+        self.prepare_call(None);
     }
 
     pub(super) fn admitted(self: &Rc<Self>, room: RoomName, role: Role, seat: Option<String>) {
@@ -102,15 +104,18 @@ impl Inner {
             warn!("could not update the address bar: {err}");
         }
         match role {
-            Role::Caller => self.apply(Trigger::Created {
-                link: link::room_link(&browser::origin(), &room),
-            }),
+            Role::Caller => {
+                self.apply(Trigger::Created {
+                    link: link::room_link(&browser::origin(), &room),
+                });
+                self.seated_as(Role::Caller);
+            }
             Role::Callee => {
                 // The other person is already here: set-up starts now.
                 self.setup_started.set(Some(browser::monotonic_ms()));
                 self.apply(Trigger::Joined);
                 // The Caller opens the negotiation; we answer its offer.
-                self.create_call(Role::Callee, false);
+                self.seated_as(Role::Callee);
             }
         }
     }

@@ -40,6 +40,10 @@ impl Inner {
             // Only a change of error is logged, not the same one every second.
             let mut last_error: Option<String> = None;
             loop {
+                // The first reading waits a second too: right after `connected` the browser
+                // is busy with DTLS and the first frames, and `getStats()` then only delays
+                // them (the set-up time is already published above).
+                browser::sleep(STATS_INTERVAL_MS).await;
                 // The peer connection is looked up each time: it may be replaced while the
                 // call goes on (a recovered connection), and its statistics are the call's.
                 let negotiator = match weak.upgrade() {
@@ -76,7 +80,6 @@ impl Inner {
                         }
                     }
                 }
-                browser::sleep(STATS_INTERVAL_MS).await;
             }
         });
     }

@@ -162,31 +162,47 @@ impl Call {
         Ok(call)
     }
 
-    /// Adds the local tracks. The opener also asks to receive any kind it does not send, so the
-    /// first offer always has an audio and a video section (the answerer cannot add sections to
-    /// its answer, and its unsent kinds become receive-only by themselves).
+    /// Adds the local tracks, and if we are the `opener`, what it must ask for besides.
     fn add_local_tracks(&mut self, opener: bool, local: Option<&MediaStream>) {
-        let mut sends_audio = false;
-        let mut sends_video = false;
         if let Some(stream) = local {
             for track in stream.get_tracks().iter() {
                 let track: MediaStreamTrack = track.unchecked_into();
-                match track.kind().as_str() {
-                    "audio" => sends_audio = true,
-                    "video" => sends_video = true,
-                    _ => {}
-                }
                 self.pc.add_track_0(&track, stream);
             }
         }
         if opener {
-            for (kind, sent) in [("audio", sends_audio), ("video", sends_video)] {
-                if !sent {
-                    let init = RtcRtpTransceiverInit::new();
-                    init.set_direction(RtcRtpTransceiverDirection::Recvonly);
-                    self.pc.add_transceiver_with_str_and_init(kind, &init);
-                }
+            self.receive_unsent_kinds();
+        }
+    }
+
+    /// The opener asks to receive any kind it does not send, so the first offer always has an
+    /// audio and a video section (the answerer cannot add sections to its answer, and its
+    /// unsent kinds become receive-only by themselves).
+    fn receive_unsent_kinds(&self) {
+        let sends = |kind: &str| {
+            self.pc.get_senders().iter().any(|sender| {
+                sender
+                    .dyn_into::<RtcRtpSender>()
+                    .ok()
+                    .and_then(|sender| sender.track())
+                    .is_some_and(|track| track.kind() == kind)
+            })
+        };
+        for kind in ["audio", "video"] {
+            if !sends(kind) {
+                let init = RtcRtpTransceiverInit::new();
+                init.set_direction(RtcRtpTransceiverDirection::Recvonly);
+                self.pc.add_transceiver_with_str_and_init(kind, &init);
             }
+        }
+    }
+
+    /// Gives a connection opened before our side was known (see `controller::peer`) its
+    /// role. Only before anything was negotiated: the negotiation state starts afresh.
+    pub fn assign_role(&self, role: Role, opener: bool) {
+        *self.negotiation.borrow_mut() = PerfectNegotiation::new(role.polite(), opener);
+        if opener {
+            self.receive_unsent_kinds();
         }
     }
 

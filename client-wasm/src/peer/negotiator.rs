@@ -105,8 +105,13 @@ impl Negotiator {
         }
         let applied = self.set_remote(RtcSdpType::Offer, sdp).await;
         self.negotiation.borrow_mut().applied(Incoming::Offer);
-        applied?;
-        JsFuture::from(extras(&self.pc).set_local_description_implicit())
+        let queued = applied?;
+        // The answer is asked for first and the candidates that came with the offer are added
+        // behind it (the connection runs its operations in order): the answer is what the
+        // other side is waiting for.
+        let answering = JsFuture::from(extras(&self.pc).set_local_description_implicit());
+        self.add_in_background(queued);
+        answering
             .await
             .map_err(|err| failed("answer the offer", &err))?;
         match self.current_local() {
@@ -127,7 +132,8 @@ impl Negotiator {
             .incoming(Incoming::Answer, false);
         let applied = self.set_remote(RtcSdpType::Answer, sdp).await;
         self.negotiation.borrow_mut().applied(Incoming::Answer);
-        applied
+        self.add_in_background(applied?);
+        Ok(())
     }
 
     /// Asks for an ICE restart: the browser fires `negotiationneeded`, and the next offer
@@ -177,7 +183,9 @@ impl Negotiator {
         }
     }
 
-    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<(), String> {
+    /// Applies the other side's description; returns the candidates that waited for it, to
+    /// be added next.
+    async fn set_remote(&self, kind: RtcSdpType, sdp: &str) -> Result<Vec<IceCandidate>, String> {
         let description = RtcSessionDescriptionInit::new(kind);
         // Our encoder sends Opus with in-band FEC; see `call::opus` for why munging the remote
         // description is safe with perfect negotiation.
@@ -187,11 +195,21 @@ impl Negotiator {
             .map_err(|err| failed("apply the other side's description", &err))?;
         // Taken out in one go, before any await, so a candidate arriving meanwhile cannot be
         // both buffered and skipped.
-        let queued = self.candidates.borrow_mut().mark_ready();
-        for candidate in queued {
-            self.add_now(&candidate).await;
+        Ok(self.candidates.borrow_mut().mark_ready())
+    }
+
+    /// Adds the candidates that waited for the remote description, in order, without holding
+    /// up the caller.
+    fn add_in_background(&self, queued: Vec<IceCandidate>) {
+        if queued.is_empty() {
+            return;
         }
-        Ok(())
+        let this = self.clone();
+        spawn_local(async move {
+            for candidate in queued {
+                this.add_now(&candidate).await;
+            }
+        });
     }
 
     async fn add_now(&self, candidate: &IceCandidate) {
